@@ -1,0 +1,26 @@
+"""The README's set-up commands are the ones CI runs and the ones that exist."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_commands():
+    return re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    ci_command = re.search(r"^TEST_COMMAND='(.*)'$", ci, flags=re.M).group(1)
+    assert ci_command in _readme_commands()
+    assert 'bash -euo pipefail -c "$TEST_COMMAND"' in ci
+
+
+def test_readme_main_job_is_an_npformer_command():
+    main_job = _readme_commands()[0]
+    assert main_job.startswith("pip install . && npformer ")
+
+
+def test_readme_example_runs():
+    block = re.search(r"```python\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S).group(1)
+    exec(compile(block, "README example", "exec"), {})
