@@ -6,6 +6,8 @@ produced it. ``backward`` seeds the roots with their upstream gradient, then vis
 reverse topological order, so a node runs only after every consumer of its outputs has
 added its share: for a tensor used twice, dL/dx = sum over uses (the multivariate chain rule).
 
+Backward runs under ``np.errstate(all="ignore")``, so no op's backward needs its own.
+
 The order is computed iteratively: a 100,000-op chain needs no recursion. Unless
 ``retain_graph`` is set, each node drops its saved arrays and its parents after it runs; a
 second backward through it raises instead of silently using freed state.
@@ -98,6 +100,14 @@ class _Capture:
 
 
 def _run(roots, retain_graph, capture):
+    # Gradients follow IEEE arithmetic silently, as in PyTorch: an infinite upstream gradient
+    # times a zero local derivative is NaN, and NumPy must not warn about it. One errstate for
+    # the whole pass (a few microseconds) instead of one per op.
+    with np.errstate(all="ignore"):
+        _backward_pass(roots, retain_graph, capture)
+
+
+def _backward_pass(roots, retain_graph, capture):
     pending = {}   # node -> [gradient per output]; a gradient is owned once we allocated it
     owned = {}     # node -> [bool per output]
     root_nodes = []

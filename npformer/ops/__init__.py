@@ -3,7 +3,7 @@
     arithmetic.py   add sub mul div neg pow
     matmul.py       matmul (NumPy's 1-D and batch-broadcast rules)
     elementwise.py  exp log sqrt tanh sigmoid relu abs maximum minimum where clamp
-    reduction.py    sum mean var amax amin (max/min/argmax/argmin on top)
+    reduction.py    sum mean var std amax amin (max/min/argmax/argmin on top)
     shape.py        reshape permute expand cat stack split (view/transpose/squeeze/... on top)
     indexing.py     getitem masked_fill gather
     cast.py         cast (to, float, double, clone)

@@ -69,8 +69,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx, grad):
         shape_a, shape_b = ctx.shapes
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grad_over_b = grad / ctx.b
+        grad_over_b = grad / ctx.b
         return (unbroadcast(grad_over_b, shape_a) if ctx.needs_input_grad[0] else None,
                 unbroadcast(-grad_over_b * ctx.z, shape_b) if ctx.needs_input_grad[1] else None)
 
@@ -105,12 +104,11 @@ class Pow(Function):
     def backward(ctx, grad):
         a, p, z = ctx.a, ctx.p, ctx.z
         grad_a = grad_p = None
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if ctx.needs_input_grad[0]:
-                grad_a = unbroadcast(grad * np.where(p == 0, 0, p * np.power(a, p - 1)), a.shape)
-            if ctx.needs_input_grad[1]:
-                log_a = np.where((a == 0) & (p >= 0), 0, np.log(a))
-                grad_p = unbroadcast(grad * z * log_a, p.shape)
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(grad * np.where(p == 0, 0, p * np.power(a, p - 1)), a.shape)
+        if ctx.needs_input_grad[1]:
+            log_a = np.where((a == 0) & (p >= 0), 0, np.log(a))
+            grad_p = unbroadcast(grad * z * log_a, p.shape)
         return grad_a, grad_p
 
 

@@ -2,7 +2,8 @@
 written with the output z where that is cheaper than recomputing from the input a.
 
 Functions defined on part of the real line (log, sqrt) return NaN or inf outside it silently,
-as PyTorch does; NumPy's RuntimeWarnings are not allowed to leak out of npformer.
+as PyTorch does; NumPy's RuntimeWarnings are not allowed to leak out of npformer. Forwards
+that can leave their domain say so with np.errstate; backwards run under the engine's.
 """
 import numpy as np
 
@@ -36,8 +37,7 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / ctx.a
+        return grad / ctx.a
 
 
 class Sqrt(Function):
@@ -52,8 +52,7 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (2 * ctx.z)
+        return grad / (2 * ctx.z)
 
 
 class Tanh(Function):

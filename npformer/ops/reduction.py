@@ -52,6 +52,17 @@ class Mean(Function):
         return _spread(grad / ctx.count, ctx.dims, ctx.shape)
 
 
+def _variance(a, dim, correction):
+    """The keepdim variance, with what Var and Std keep for backward."""
+    dims = normalize_dims(dim, a.ndim)
+    count = int(np.prod([a.shape[d] for d in dims]))
+    centered = a - np.mean(a, axis=dims, keepdims=True)                       # input shape
+    divisor = np.asarray(builtins.max(count - correction, 0), dtype=a.dtype)  # N - c
+    with np.errstate(invalid="ignore", divide="ignore"):                      # N - c = 0: NaN, as torch
+        variance = np.sum(centered * centered, axis=dims, keepdims=True) / divisor
+    return dims, centered, divisor, variance
+
+
 class Var(Function):
     """z = sum_i (a_i - m)^2 / (N - c), m the mean, c the correction (1: unbiased).
 
@@ -60,19 +71,35 @@ class Var(Function):
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False, correction=1):
-        dims = normalize_dims(dim, a.ndim)
-        count = int(np.prod([a.shape[d] for d in dims]))
-        centered = a - np.mean(a, axis=dims, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            divisor = np.asarray(builtins.max(count - correction, 0), dtype=a.dtype)
-            z = np.sum(centered * centered, axis=dims, keepdims=keepdim) / divisor
+        dims, centered, divisor, variance = _variance(a, dim, correction)
         ctx.dims, ctx.centered, ctx.divisor = dims, centered, divisor
-        return z
+        return variance if keepdim else np.squeeze(variance, axis=dims)
 
     @staticmethod
     def backward(ctx, grad):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = grad.reshape(keepdim_shape(ctx.centered.shape, ctx.dims)) * 2 / ctx.divisor
+        grad = grad.reshape(keepdim_shape(ctx.centered.shape, ctx.dims))
+        return grad * 2 / ctx.divisor * ctx.centered
+
+
+class Std(Function):
+    """z = sqrt(var);   dz/da_i = (a_i - m) / ((N - c) z)
+
+    Where z = 0 (a constant slice) the gradient is 0, not 0/0: PyTorch's choice, which keeps
+    a normalisation of a constant input from poisoning training with NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False, correction=1):
+        dims, centered, divisor, variance = _variance(a, dim, correction)
+        with np.errstate(invalid="ignore"):
+            deviation = np.sqrt(variance)
+        ctx.dims, ctx.centered, ctx.divisor, ctx.deviation = dims, centered, divisor, deviation
+        return deviation if keepdim else np.squeeze(deviation, axis=dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.reshape(keepdim_shape(ctx.centered.shape, ctx.dims))
+        scale = np.where(ctx.deviation == 0, 0, grad / (ctx.divisor * ctx.deviation))
         return scale * ctx.centered
 
 
@@ -134,8 +161,10 @@ def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
 
 
 def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
-    from .elementwise import sqrt
-    return sqrt(var(a, dim, keepdim, correction=correction, unbiased=unbiased))
+    """Standard deviation, as torch.std (gradient 0 where the deviation is 0)."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return Std.apply(a, dim=dim, keepdim=keepdim, correction=correction)
 
 
 def amax(a, dim=None, keepdim=False):

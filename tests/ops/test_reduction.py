@@ -67,6 +67,12 @@ def test_var_of_one_element_is_nan_silently():
     assert np.isnan(nf.tensor([3.0]).var().item())
 
 
+def test_std_of_a_constant_has_zero_gradient_as_in_pytorch():
+    x = nf.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    x.std().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+
+
 def test_amax_ties_share_the_gradient_equally():
     x = nf.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
     x.amax(1).sum().backward()
