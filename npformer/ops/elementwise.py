@@ -79,8 +79,9 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, a):
+        one = a.dtype.type(1)     # typed: NumPy 1.x would make 0-d float32 + 1 float64
         e = np.exp(-np.abs(a))
-        z = np.where(a >= 0, 1, e) / (1 + e)
+        z = np.where(a >= 0, one, e) / (one + e)
         ctx.z = z
         return z
 
@@ -95,7 +96,7 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, a):
-        z = np.maximum(a, 0)
+        z = np.maximum(a, a.dtype.type(0))
         ctx.z = z
         return z
 
