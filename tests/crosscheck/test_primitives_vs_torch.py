@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 import npformer as nf
 from tests.conftest import record_torch_error
 from tests.helpers import relative_error
-from tests.strategies import broadcast_pairs, dims_for, shapes, values
+from tests.strategies import broadcast_pairs, dims_for, matmul_shapes, shapes, values
 
 torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[crosscheck]'")
 
@@ -47,17 +47,8 @@ def _pow_draw(data):
     return [data.draw(values(shape_a, 0.3, 2.0)), data.draw(values(shape_b, -2.0, 2.0))], {}
 
 
-@st.composite
-def _matmul_shapes(draw):
-    m, k, n = (draw(st.integers(1, 3)) for _ in range(3))
-    batch_a, batch_b = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)).input_shapes
-    a = (k,) if draw(st.booleans()) and not batch_a else batch_a + (m, k)
-    b = (k,) if draw(st.booleans()) and not batch_b else batch_b + (k, n)
-    return a, b
-
-
 def _matmul_draw(data):
-    shape_a, shape_b = data.draw(_matmul_shapes())
+    shape_a, shape_b = data.draw(matmul_shapes())
     return [data.draw(values(shape_a)), data.draw(values(shape_b))], {}
 
 

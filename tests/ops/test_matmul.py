@@ -3,20 +3,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import npformer as nf
-from tests.strategies import FLOAT_DTYPES, values
-
-
-@st.composite
-def matmul_shapes(draw):
-    """Shapes (a, b) that np.matmul accepts: 1-D or batched, with broadcasting batch dims."""
-    m, k, n = (draw(st.integers(1, 3)) for _ in range(3))
-    batch_a, batch_b = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)).input_shapes
-    a = (k,) if draw(st.booleans()) and not batch_a else batch_a + (m, k)
-    b = (k,) if draw(st.booleans()) and not batch_b else batch_b + (k, n)
-    return a, b
+from tests.strategies import FLOAT_DTYPES, matmul_shapes, values
 
 
 @given(data=st.data(), shapes=matmul_shapes(), dtype=FLOAT_DTYPES)
