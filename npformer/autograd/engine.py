@@ -132,7 +132,7 @@ def _backward_pass(roots, retain_graph, capture):
                 positions = capture.outputs.get((id(node), index))
                 if positions and g is not None:
                     capture.add(positions, g)
-        if len(grads) > 1:
+        if len(grads) > 1 and type(node).materialize_grads:
             # A multi-output op gets zeros for the outputs nobody used.
             grads = [np.zeros(shape, dtype) if g is None else g
                      for g, (shape, dtype) in zip(grads, node._outputs)]

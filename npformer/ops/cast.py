@@ -7,6 +7,8 @@ from ..autograd.function import Function
 class Cast(Function):
     """z = a as ``dtype`` (always a copy);   dL/da = dL/dz as a's dtype"""
 
+    pin_scalar_dtype = False
+
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.dtype = a.dtype
