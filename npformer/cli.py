@@ -39,7 +39,8 @@ def run_gradcheck_audit(args):
     mode = "fast (random projections)" if args.fast else "full Jacobians"
     print(f"gradcheck of {len(names)} ops in float64, {mode}; "
           f"pass when |analytic - numeric| <= 1e-5 + 1e-3 |numeric|")
-    header = f"{'op':<12} {'cases':>5} {'max rel error':>14}  result"
+    width = max(len(n) for n in names) + 1
+    header = f"{'op':<{width}} {'cases':>5} {'max rel error':>14}  result"
     print(header)
     print("-" * len(header))
     failures = 0
@@ -61,7 +62,7 @@ def run_gradcheck_audit(args):
         if not cases:
             problem = "FAIL: no gradient case (add one to npformer/ops/gradcases.py)"
         failures += problem is not None
-        print(f"{name:<12} {len(cases):>5} {worst:>14.2e}  {problem or 'pass'}")
+        print(f"{name:<{width}} {len(cases):>5} {worst:>14.2e}  {problem or 'pass'}")
     print("-" * len(header))
     elapsed = time.perf_counter() - started
     print(f"{len(names) - failures} of {len(names)} ops pass ({elapsed:.1f} s); relative error is "

@@ -30,8 +30,11 @@ def record_torch_error(what, error):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if TORCH_ERRORS:
-        what, worst = max(TORCH_ERRORS.items(), key=lambda item: item[1])
-        terminalreporter.write_sep("-", "float64 parity with torch")
-        terminalreporter.write_line(
-            f"{len(TORCH_ERRORS)} checks; worst relative error {worst:.2e} ({what})")
+    if not TORCH_ERRORS:
+        return
+    terminalreporter.write_sep("-", "parity with torch / transformers (relative error)")
+    for dtype in ("float64", "float32"):
+        errors = {what: e for what, e in TORCH_ERRORS.items() if ("float32" in what) == (dtype == "float32")}
+        if errors:
+            what, worst = max(errors.items(), key=lambda item: item[1])
+            terminalreporter.write_line(f"{dtype}: {len(errors)} comparisons, worst {worst:.2e} ({what})")

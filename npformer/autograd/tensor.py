@@ -212,6 +212,7 @@ class Tensor:
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
     def sqrt(self): return ops.sqrt(self)
+    def erf(self): return ops.erf(self)
     def rsqrt(self): return ops.rsqrt(self)
     def tanh(self): return ops.tanh(self)
     def sigmoid(self): return ops.sigmoid(self)

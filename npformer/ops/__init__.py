@@ -2,7 +2,14 @@
 
     arithmetic.py   add sub mul div neg pow
     matmul.py       matmul (NumPy's 1-D and batch-broadcast rules)
-    elementwise.py  exp log sqrt tanh sigmoid relu abs maximum minimum where clamp
+    elementwise.py  exp log sqrt erf tanh sigmoid relu abs maximum minimum where clamp
+    softmax.py      softmax log_softmax                                  } fused ops: one Function
+    loss.py         cross_entropy nll_loss                               } each, with a hand-derived
+    normalization.py layer_norm rms_norm                                 } backward; the public API
+    activation.py   gelu silu                                            } is npformer.functional
+    embedding.py    embedding       linear.py  linear      dropout.py  dropout
+    attention.py    scaled_dot_product_attention
+    erf.py          erf and erfc of ndarrays, accurate to float64 rounding
     reduction.py    sum mean var std amax amin (max/min/argmax/argmin on top)
     shape.py        reshape permute expand cat stack split (view/transpose/squeeze/... on top)
     indexing.py     getitem masked_fill gather
@@ -11,8 +18,8 @@
 """
 from .arithmetic import add, div, mul, neg, pow, sub
 from .cast import cast
-from .elementwise import (abs, clamp, exp, log, maximum, minimum, relu, rsqrt, sigmoid, sqrt,
-                          tanh, where)
+from .elementwise import (abs, clamp, erf, exp, log, maximum, minimum, relu, rsqrt, sigmoid,
+                          sqrt, tanh, where)
 from .indexing import gather, getitem, masked_fill
 from .matmul import matmul
 from .reduction import (ValuesIndices, amax, amin, argmax, argmin, max, mean, min, std, sum,

@@ -5,10 +5,15 @@ Functions defined on part of the real line (log, sqrt) return NaN or inf outside
 as PyTorch does; NumPy's RuntimeWarnings are not allowed to leak out of npformer. Forwards
 that can leave their domain say so with np.errstate; backwards run under the engine's.
 """
+import math
+
 import numpy as np
 
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
+from .erf import erf as erf_array
+
+TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 class Exp(Function):
@@ -38,6 +43,20 @@ class Log(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad / ctx.a
+
+
+class Erf(Function):
+    """z = erf(a);   dz/da = 2/sqrt(pi) e^(-a^2)   (erf itself: npformer.ops.erf, to float64 rounding)"""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return erf_array(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a = ctx.a
+        return grad * (TWO_OVER_SQRT_PI * np.exp(-(a * a)))
 
 
 class Sqrt(Function):
@@ -79,9 +98,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, a):
-        one = a.dtype.type(1)     # typed: NumPy 1.x would make 0-d float32 + 1 float64
-        e = np.exp(-np.abs(a))
-        z = np.where(a >= 0, one, e) / (one + e)
+        z = sigmoid_array(a)
         ctx.z = z
         return z
 
@@ -89,6 +106,13 @@ class Sigmoid(Function):
     def backward(ctx, grad):
         z = ctx.z
         return grad * z * (1 - z)
+
+
+def sigmoid_array(a):
+    """The stable sigmoid of an ndarray (no graph); also used by silu."""
+    one = a.dtype.type(1)         # typed: NumPy 1.x would make 0-d float32 + 1 float64
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, one, e) / (one + e)
 
 
 class ReLU(Function):
@@ -205,6 +229,10 @@ def log(a):
 
 def sqrt(a):
     return Sqrt.apply(a)
+
+
+def erf(a):
+    return Erf.apply(a)
 
 
 def rsqrt(a):

@@ -12,7 +12,16 @@ from typing import Callable
 import numpy as np
 
 from .. import ops
+from ..autograd.random import Generator
 from ..autograd.tensor import Tensor
+from .activation import gelu, silu
+from .attention import attention_with_weights, scaled_dot_product_attention
+from .dropout import dropout
+from .embedding import embedding
+from .linear import linear
+from .loss import cross_entropy, nll_loss
+from .normalization import layer_norm, rms_norm
+from .softmax import log_softmax, softmax
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ def _(rng): return ops.matmul, (_x(rng, 2, 1, 3, 4), _x(rng, 3, 4, 2))
 def _(rng): return ops.exp, (_x(rng, 2, 3),)
 @case("Log", "positive")
 def _(rng): return ops.log, (_x(rng, 2, 3, low=0.2, high=3.0),)
+@case("Erf", "both signs")
+def _(rng): return ops.erf, (_x(rng, 2, 3, low=-2.5, high=2.5),)
 @case("Sqrt", "positive")
 def _(rng): return ops.sqrt, (_x(rng, 2, 3, low=0.2, high=3.0),)
 @case("Tanh", "matrix")
@@ -183,6 +194,68 @@ def _(rng): return (lambda a: ops.gather(a, 1, _const(np.array([[0, 0, 2], [1, 3
 def _(rng): return (lambda a: ops.gather(a, 0, _const(np.array([[2, 0], [2, 2]])))), (_x(rng, 3, 2),)
 @case("Cast", "clone in float64")
 def _(rng): return (lambda a: ops.cast(a, np.float64) * 3.0), (_x(rng, 3),)
+
+
+# ---------------------------------------------------------------- fused ops
+@case("Softmax", "dim -1 of (2,3,4)")
+def _(rng): return (lambda a: softmax(a, -1) * _const(np.arange(24.0).reshape(2, 3, 4))), (_x(rng, 2, 3, 4, low=-3, high=3),)
+@case("Softmax", "dim 0 with a -inf entry")
+def _(rng): return (lambda a: softmax(ops.masked_fill(a, _const(rng_mask((3, 2))), float("-inf")), 0) * 2.0), (_x(rng, 3, 2),)
+@case("LogSoftmax", "dim 1")
+def _(rng): return (lambda a: log_softmax(a, 1)), (_x(rng, 3, 4, low=-3, high=3),)
+@case("CrossEntropy", "class indices, ignore_index, mean")
+def _(rng): return (lambda a: cross_entropy(a, _const(np.array([1, -100, 4, 0])))), (_x(rng, 4, 5, low=-2, high=2),)
+@case("CrossEntropy", "label smoothing and class weights, none")
+def _(rng): return (lambda a: cross_entropy(a, _const(np.array([1, 3, 3])), _const(np.array([0.5, 1.0, 2.0, 1.5])),
+                                            reduction="none", label_smoothing=0.2)), (_x(rng, 3, 4),)
+@case("CrossEntropy", "(N, C, d) input, sum")
+def _(rng): return (lambda a: cross_entropy(a, _const(np.array([[0, 2], [1, 1]])), reduction="sum")), (_x(rng, 2, 3, 2),)
+@case("CrossEntropy", "probability targets with smoothing")
+def _(rng):
+    target = _const(rng.dirichlet(np.ones(4), size=3))
+    return (lambda a: cross_entropy(a, target, label_smoothing=0.1)), (_x(rng, 3, 4),)
+@case("NllLoss", "weights and ignore_index")
+def _(rng): return (lambda a: nll_loss(a, _const(np.array([2, 0, -100])), _const(np.array([1.0, 2.0, 0.5])))), (_x(rng, 3, 3),)
+@case("LayerNorm", "affine over the last dim")
+def _(rng): return (lambda a, w, b: layer_norm(a, (4,), w, b)), (_x(rng, 2, 3, 4), _x(rng, 4), _x(rng, 4))
+@case("LayerNorm", "no affine, over two dims")
+def _(rng): return (lambda a: layer_norm(a, (3, 4), eps=1e-3)), (_x(rng, 2, 3, 4),)
+@case("LayerNorm", "weight without bias")
+def _(rng): return (lambda a, w: layer_norm(a, 5, w)), (_x(rng, 3, 5), _x(rng, 5))
+@case("RMSNorm", "with weight")
+def _(rng): return (lambda a, w: rms_norm(a, (4,), w, eps=1e-6)), (_x(rng, 2, 3, 4), _x(rng, 4))
+@case("RMSNorm", "no weight, default eps")
+def _(rng): return (lambda a: rms_norm(a, (5,))), (_x(rng, 3, 5),)
+@case("GELU", "exact")
+def _(rng): return gelu, (_x(rng, 3, 4, low=-4, high=4),)
+@case("GELU", "tanh approximation")
+def _(rng): return (lambda a: gelu(a, approximate="tanh")), (_x(rng, 3, 4, low=-4, high=4),)
+@case("SiLU", "both signs")
+def _(rng): return silu, (_x(rng, 3, 4, low=-5, high=5),)
+@case("Embedding", "repeated ids accumulate")
+def _(rng): return (lambda w: embedding(_const(np.array([[0, 2], [2, 2]])), w)), (_x(rng, 4, 3),)
+@case("Dropout", "fixed generator")
+def _(rng): return (lambda a: dropout(a, 0.4, generator=Generator(3))), (_x(rng, 4, 5),)
+@case("Linear", "(2,3,4) input with bias")
+def _(rng): return linear, (_x(rng, 2, 3, 4), _x(rng, 5, 4), _x(rng, 5))
+@case("Linear", "no bias")
+def _(rng): return linear, (_x(rng, 3, 4), _x(rng, 2, 4))
+@case("ScaledDotProductAttention", "causal with a fully masked row and a key padding mask")
+def _(rng):
+    mask = _const(np.array([[True, True, False, False], [False, False, False, False], [True, True, True, False]]))
+    return (lambda q, k, v: scaled_dot_product_attention(q, k, v, mask)), (_x(rng, 2, 3, 5), _x(rng, 2, 4, 5), _x(rng, 2, 4, 3))
+@case("ScaledDotProductAttention", "is_causal, scale")
+def _(rng): return (lambda q, k, v: scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.7)), (_x(rng, 1, 2, 4, 3), _x(rng, 1, 2, 4, 3), _x(rng, 1, 2, 4, 3))
+@case("ScaledDotProductAttention", "learned float mask gets a gradient")
+def _(rng): return (lambda q, k, v, bias: scaled_dot_product_attention(q, k, v, bias)), (_x(rng, 2, 3, 4), _x(rng, 2, 5, 4), _x(rng, 2, 5, 2), _x(rng, 1, 3, 5))
+@case("ScaledDotProductAttention", "grouped-query heads, weights output used")
+def _(rng):
+    def fn(q, k, v):
+        out, weights = attention_with_weights(q, k, v, enable_gqa=True)
+        return out, weights * 2.0
+    return fn, (_x(rng, 1, 4, 3, 2), _x(rng, 1, 2, 5, 2), _x(rng, 1, 2, 5, 3))
+@case("ScaledDotProductAttention", "attention dropout with a fixed generator")
+def _(rng): return (lambda q, k, v: scaled_dot_product_attention(q, k, v, dropout_p=0.3, generator=Generator(1))), (_x(rng, 3, 4), _x(rng, 5, 4), _x(rng, 5, 2))
 
 
 def rng_mask(shape):

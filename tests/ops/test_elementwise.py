@@ -14,6 +14,7 @@ UNARY = {
     "exp": (nf.exp, np.exp, (-3, 3), None),
     "log": (nf.log, np.log, (0.1, 4), None),
     "sqrt": (nf.sqrt, np.sqrt, (0.1, 4), None),
+    "erf": (nf.erf, np.vectorize(math.erf, otypes=[float]), (-4, 4), None),
     "tanh": (nf.tanh, np.tanh, (-3, 3), None),
     "sigmoid": (nf.sigmoid, lambda a: 1 / (1 + np.exp(-a)), (-6, 6), None),
     "relu": (nf.relu, lambda a: np.maximum(a, 0), (-2, 2), [0.0]),

@@ -1,0 +1,63 @@
+"""softmax and log_softmax along ``dim``, each one fused Function.
+
+Both subtract the row maximum m first: softmax(x) = softmax(x - m), and with the shift every
+exponent is <= 0, so nothing overflows however large the logits. A row that is all -inf has
+no maximum to subtract and gives NaN, as in PyTorch (attention handles such rows itself).
+
+    softmax:      y_i = e^(x_i - m) / sum_j e^(x_j - m)
+                  dL/dx_i = y_i (g_i - sum_j g_j y_j)
+    log_softmax:  y_i = x_i - m - log sum_j e^(x_j - m)
+                  dL/dx_i = g_i - e^(y_i) sum_j g_j
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from .dims import normalize_dim
+
+
+def softmax_array(x, axis):
+    """softmax of an ndarray (no graph), reusing one buffer for the shift, exp and division."""
+    with np.errstate(invalid="ignore"):            # an all -inf row: -inf - (-inf) = NaN, as torch
+        y = x - np.max(x, axis=axis, keepdims=True)
+    np.exp(y, out=y)
+    y /= np.sum(y, axis=axis, keepdims=True)
+    return y
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        dim = normalize_dim(dim, x.ndim)
+        y = softmax_array(x, dim)
+        ctx.y, ctx.dim = y, dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y = ctx.y
+        dx = grad * y
+        dx -= y * np.sum(dx, axis=ctx.dim, keepdims=True)
+        return dx
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        dim = normalize_dim(dim, x.ndim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = x - np.max(x, axis=dim, keepdims=True)
+            y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
+        ctx.y, ctx.dim = y, dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad - np.exp(ctx.y) * np.sum(grad, axis=ctx.dim, keepdims=True)
+
+
+def softmax(x, dim):
+    return Softmax.apply(x, dim=dim)
+
+
+def log_softmax(x, dim):
+    return LogSoftmax.apply(x, dim=dim)
