@@ -2,7 +2,7 @@
 
 Importing npformer imports NumPy and nothing else.
 """
-from . import autograd, ops
+from . import autograd, functional, nn, ops
 from .autograd import (Function, Generator, GradcheckError, Tensor, default_generator,
                        enable_grad, get_default_dtype, gradcheck, is_grad_enabled,
                        manual_seed, no_grad, set_default_dtype, set_grad_enabled, tensor)
@@ -10,7 +10,7 @@ from .autograd.creation import (arange, full, ones, ones_like, rand, randint, ra
                                 zeros, zeros_like)
 from .autograd.dtypes import bool_, float16, float32, float64, int8, int32, int64, uint8
 from .ops import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, clip, concat, div,
-                  exp, expand, flatten, gather, log, masked_fill, matmul, max, maximum, mean,
+                  erf, exp, expand, flatten, gather, log, masked_fill, matmul, max, maximum, mean,
                   min, minimum, mul, neg, permute, pow, relu, reshape, rsqrt, sigmoid, split,
                   sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 

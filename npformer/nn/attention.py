@@ -1,0 +1,190 @@
+"""MultiHeadAttention (with grouped-query heads) and the KV cache used for incremental decoding.
+
+For x (B, L, d_model) and a context c (B, S, d_model) (c = x for self-attention):
+
+    q = x Wq^T  -> (B, H,   L, Dh)      Dh = d_model / H
+    k = c Wk^T  -> (B, Hkv, S, Dh)      H query heads share Hkv key/value heads in groups of
+    v = c Wv^T  -> (B, Hkv, S, Dh)      H / Hkv (Hkv = H: multi-head; Hkv = 1: multi-query)
+    y = concat_heads(softmax(q k^T * scale + bias + mask) v) Wo^T
+
+The projections are separate Linears (q_proj, k_proj, v_proj, out_proj) so that key/value
+heads can be fewer than query heads. Masks:
+
+- ``attn_mask``: boolean (True = may attend) or float (added), broadcastable to (B, H, L, S);
+- ``key_padding_mask``: boolean (B, S), True where the key is padding (PyTorch's
+  MultiheadAttention convention: the mask marks what it is named after);
+- ``is_causal``: query i sees keys up to its own absolute position (bottom-right aligned,
+  so it stays right when a cache holds earlier positions);
+- ``position_bias``: a float (1 or B, H, L, S) added to the scores (ALiBi, T5); it may be
+  differentiable (T5's learned bias).
+
+A query that may attend to nothing gets zero weights and a zero output (never NaN).
+"""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd.dtypes import get_default_dtype
+from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.tensor import Tensor
+from .layers import Linear
+from .module import Module
+
+
+class KVCache:
+    """The keys and values of one attention layer, preallocated for ``max_length`` positions.
+
+    Self-attention appends the new positions at each step (no concatenation, no copy of the
+    past); cross-attention fills it once from the encoder output and then only reads it.
+    Arrays are (batch, n_kv_heads, max_length, head_dim); ``length`` positions are filled.
+    """
+
+    def __init__(self, batch_size, n_kv_heads, max_length, head_dim, dtype=None):
+        dtype = get_default_dtype() if dtype is None else dtype
+        self.keys = np.zeros((batch_size, n_kv_heads, max_length, head_dim), dtype=dtype)
+        self.values = np.zeros((batch_size, n_kv_heads, max_length, head_dim), dtype=dtype)
+        self.length = 0
+
+    @property
+    def max_length(self):
+        return self.keys.shape[2]
+
+    def append(self, keys, values):
+        """Write (B, Hkv, T, Dh) keys and values after the filled positions; return all so far."""
+        end = self.length + keys.shape[2]
+        if end > self.max_length:
+            raise ValueError(f"KV cache overflow: {end} positions needed, {self.max_length} allocated")
+        if keys.shape[:2] != self.keys.shape[:2] or keys.shape[3] != self.keys.shape[3]:
+            raise ValueError(f"keys of shape {keys.shape} do not fit a cache of shape {self.keys.shape}")
+        self.keys[:, :, self.length:end] = keys
+        self.values[:, :, self.length:end] = values
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+    def filled(self):
+        return self.keys[:, :, :self.length], self.values[:, :, :self.length]
+
+    def reorder(self, batch_index):
+        """Keep the batch rows ``batch_index`` (beam search reorders hypotheses)."""
+        self.keys = self.keys[batch_index]
+        self.values = self.values[batch_index]
+
+    def reset(self):
+        self.length = 0
+
+
+class MultiHeadAttention(Module):
+    def __init__(self, d_model, n_heads, n_kv_heads=None, bias=True, out_bias=None, dropout=0.0, scale=None,
+                 rotary=None, dtype=None, generator=None):
+        super().__init__()
+        n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
+        if n_heads <= 0 or d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        if n_kv_heads <= 0 or n_heads % n_kv_heads:
+            raise ValueError(f"n_heads ({n_heads}) must be divisible by n_kv_heads ({n_kv_heads})")
+        self.d_model, self.n_heads, self.n_kv_heads = d_model, n_heads, n_kv_heads
+        self.head_dim = d_model // n_heads
+        self.dropout = dropout
+        self.scale = 1 / math.sqrt(self.head_dim) if scale is None else scale
+        self.generator = generator
+        kv_dim = n_kv_heads * self.head_dim
+        self.q_proj = Linear(d_model, d_model, bias=bias, dtype=dtype, generator=generator)
+        self.k_proj = Linear(d_model, kv_dim, bias=bias, dtype=dtype, generator=generator)
+        self.v_proj = Linear(d_model, kv_dim, bias=bias, dtype=dtype, generator=generator)
+        self.out_proj = Linear(d_model, d_model, bias=bias if out_bias is None else out_bias, dtype=dtype,
+                               generator=generator)
+        self.rotary = rotary
+
+    def extra_repr(self):
+        extras = f"d_model={self.d_model}, n_heads={self.n_heads}, n_kv_heads={self.n_kv_heads}, dropout={self.dropout}"
+        return extras + (", rotary" if self.rotary is not None else "")
+
+    def _heads(self, x, n):
+        """(B, T, n * Dh) -> (B, n, T, Dh)"""
+        batch, length = x.shape[0], x.shape[1]
+        return x.reshape(batch, length, n, self.head_dim).transpose(1, 2)
+
+    def forward(self, query, key=None, value=None, *, attn_mask=None, key_padding_mask=None, is_causal=False,
+                position_bias=None, positions=None, cache=None, need_weights=False):
+        """Attend from ``query`` (B, L, d_model) to ``key``/``value`` (B, S, d_model; default: the
+        query itself). Returns (B, L, d_model), or (output, weights (B, H, L, S)) with need_weights."""
+        if query.ndim != 3 or query.shape[-1] != self.d_model:
+            raise ValueError(f"query must be (batch, length, d_model={self.d_model}), got shape {query.shape}")
+        cross = key is not None and key is not query
+        key = query if key is None else key
+        value = key if value is None else value
+        if key.ndim != 3 or key.shape[-1] != self.d_model or key.shape[0] != query.shape[0]:
+            raise ValueError(f"key must be (batch={query.shape[0]}, length, d_model={self.d_model}), got shape {key.shape}")
+        if cache is not None and is_grad_enabled() and self.q_proj.weight.requires_grad:
+            raise RuntimeError("the KV cache is for inference: decode under npformer.no_grad()")
+        batch, length = query.shape[0], query.shape[1]
+        past = cache.length if cache is not None and not cross else 0
+
+        q = self._heads(self.q_proj(query), self.n_heads)                            # (B, H, L, Dh)
+        if cross and cache is not None and cache.length > 0:
+            k, v = (Tensor(a) for a in cache.filled())                               # encoder keys, computed once
+        else:
+            k = self._heads(self.k_proj(key), self.n_kv_heads)                       # (B, Hkv, S, Dh)
+            v = self._heads(self.v_proj(value), self.n_kv_heads)
+            if self.rotary is not None and not cross:
+                if positions is None:
+                    positions = np.arange(past, past + length)
+                q = self.rotary(q, positions)
+                k = self.rotary(k, positions)
+            if cache is not None:
+                k, v = (Tensor._make(a, False, None, 0) for a in cache.append(k.data, v.data))
+        if self.rotary is not None and cross and positions is not None:
+            raise ValueError("rotary positions apply to self-attention only")
+        key_length = k.shape[2]
+
+        mask = _combine_masks((batch, self.n_heads, length, key_length), past, attn_mask, key_padding_mask,
+                              is_causal and not cross, position_bias, query.dtype)
+        out, weights = F.attention_with_weights(
+            q, k, v, mask, dropout_p=self.dropout if self.training else 0.0, scale=self.scale,
+            enable_gqa=self.n_kv_heads != self.n_heads, generator=self.generator)  # (B, H, L, Dh)
+        out = self.out_proj(out.transpose(1, 2).reshape(batch, length, self.d_model))
+        return (out, weights) if need_weights else out
+
+
+def _check_broadcast(name, shape, scores_shape):
+    try:
+        fits = len(shape) <= 4 and np.broadcast_shapes(shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} of shape {shape} does not broadcast to the scores' shape (batch, heads, L, S) "
+                         f"= {scores_shape}")
+
+
+def _combine_masks(scores_shape, past, attn_mask, key_padding_mask, causal, position_bias, dtype):
+    """One mask for the fused attention: boolean when only booleans are given, else a float
+    bias (position_bias and float masks, differentiable) with -inf where attention is not allowed."""
+    batch, _, length, key_length = scores_shape
+    allowed = None
+    if key_padding_mask is not None:
+        padding = key_padding_mask.data if isinstance(key_padding_mask, Tensor) else np.asarray(key_padding_mask)
+        if padding.dtype != np.bool_ or padding.shape != (batch, key_length):
+            raise ValueError(f"key_padding_mask must be bool of shape (batch={batch}, key length={key_length}), "
+                             f"got {padding.dtype} of shape {padding.shape}")
+        allowed = ~padding[:, None, None, :]                                        # (B, 1, 1, S)
+    if causal:
+        # absolute query position past + i may see keys 0 .. past + i
+        causal_allowed = np.arange(key_length)[None, :] <= (past + np.arange(length))[:, None]   # (L, S)
+        allowed = causal_allowed if allowed is None else allowed & causal_allowed
+    bias = position_bias
+    if bias is not None:
+        _check_broadcast("position_bias", bias.shape, scores_shape)
+    if attn_mask is not None:
+        mask_data = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        _check_broadcast("attn_mask", mask_data.shape, scores_shape)
+        if mask_data.dtype == np.bool_:
+            allowed = mask_data if allowed is None else allowed & mask_data
+        else:
+            bias = attn_mask if bias is None else bias + attn_mask
+    if bias is None:
+        return None if allowed is None else Tensor._make(np.asarray(allowed), False, None, 0)
+    if allowed is None:
+        return bias
+    blocked = np.where(allowed, 0, -np.inf).astype(dtype)
+    return bias + Tensor._make(blocked, False, None, 0)
