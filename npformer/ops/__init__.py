@@ -9,7 +9,8 @@
     activation.py   gelu silu                                            } is npformer.functional
     embedding.py    embedding       linear.py  linear      dropout.py  dropout
     attention.py    scaled_dot_product_attention
-    erf.py          erf and erfc of ndarrays, accurate to float64 rounding
+    rotary.py       apply_rotary (RoPE, half-split and interleaved)
+    special.py      erf and erfc of ndarrays, accurate to float64 rounding
     reduction.py    sum mean var std amax amin (max/min/argmax/argmin on top)
     shape.py        reshape permute expand cat stack split (view/transpose/squeeze/... on top)
     indexing.py     getitem masked_fill gather

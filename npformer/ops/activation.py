@@ -9,7 +9,7 @@
 
 Phi is written with erfc rather than 1 + erf: for very negative x, 1 + erf(x/sqrt 2) cancels
 to nothing while erfc keeps full relative accuracy, so gelu's small negative tail is right.
-NumPy has no erf; npformer.ops.erf provides one accurate to float64 rounding.
+NumPy has no erf; npformer.ops.special provides one accurate to float64 rounding.
 """
 import math
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from .elementwise import sigmoid_array
-from .erf import erfc
+from .special import erfc
 
 SQRT_HALF = math.sqrt(0.5)
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)

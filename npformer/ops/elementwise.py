@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
-from .erf import erf as erf_array
+from .special import erf as erf_array
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
@@ -46,7 +46,7 @@ class Log(Function):
 
 
 class Erf(Function):
-    """z = erf(a);   dz/da = 2/sqrt(pi) e^(-a^2)   (erf itself: npformer.ops.erf, to float64 rounding)"""
+    """z = erf(a);   dz/da = 2/sqrt(pi) e^(-a^2)   (erf itself: npformer.ops.special, to float64 rounding)"""
 
     @staticmethod
     def forward(ctx, a):
