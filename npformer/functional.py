@@ -11,10 +11,11 @@ from .ops.embedding import embedding
 from .ops.linear import linear
 from .ops.loss import cross_entropy, nll_loss
 from .ops.normalization import layer_norm, rms_norm
+from .ops.rotary import apply_rotary
 from .ops.softmax import log_softmax, softmax
 
 __all__ = [
     "linear", "embedding", "dropout", "relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
     "layer_norm", "rms_norm", "cross_entropy", "nll_loss", "scaled_dot_product_attention",
-    "attention_with_weights",
+    "attention_with_weights", "apply_rotary",
 ]

@@ -21,6 +21,7 @@ from .embedding import embedding
 from .linear import linear
 from .loss import cross_entropy, nll_loss
 from .normalization import layer_norm, rms_norm
+from .rotary import apply_rotary
 from .softmax import log_softmax, softmax
 
 
@@ -256,6 +257,16 @@ def _(rng):
     return fn, (_x(rng, 1, 4, 3, 2), _x(rng, 1, 2, 5, 2), _x(rng, 1, 2, 5, 3))
 @case("ScaledDotProductAttention", "attention dropout with a fixed generator")
 def _(rng): return (lambda q, k, v: scaled_dot_product_attention(q, k, v, dropout_p=0.3, generator=Generator(1))), (_x(rng, 3, 4), _x(rng, 5, 4), _x(rng, 5, 2))
+@case("Rotary", "half-split pairs, (T, D) tables against (B, H, T, D)")
+def _(rng):
+    angle = np.tile(rng.uniform(-3, 3, (3, 2)), 2)                  # (T, D) = cat(theta, theta)
+    return (lambda x: apply_rotary(x, np.cos(angle), np.sin(angle))), (_x(rng, 2, 2, 3, 4),)
+@case("Rotary", "interleaved pairs, arbitrary (B, 1, T, D) tables")
+def _(rng):
+    # arbitrary tables, not rotations: a backward reading sin at the wrong pair slot passes
+    # with true rotation tables and is only caught with these
+    cos, sin = rng.uniform(-1, 1, (2, 2, 1, 3, 6))
+    return (lambda x: apply_rotary(x, cos, sin, interleaved=True)), (_x(rng, 2, 2, 3, 6),)
 
 
 def rng_mask(shape):
