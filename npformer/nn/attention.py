@@ -13,8 +13,9 @@ heads can be fewer than query heads. Masks:
 - ``attn_mask``: boolean (True = may attend) or float (added), broadcastable to (B, H, L, S);
 - ``key_padding_mask``: boolean (B, S), True where the key is padding (PyTorch's
   MultiheadAttention convention: the mask marks what it is named after);
-- ``is_causal``: query i sees keys up to its own absolute position (bottom-right aligned,
-  so it stays right when a cache holds earlier positions);
+- ``is_causal``: query i sees keys up to its own absolute position (bottom-right aligned:
+  the last query sits at the last key, which stays right when a cache holds earlier
+  positions; PyTorch's SDPA aligns top-left, the same when L = S);
 - ``position_bias``: a float (1 or B, H, L, S) added to the scores (ALiBi, T5); it may be
   differentiable (T5's learned bias).
 
@@ -76,7 +77,7 @@ class KVCache:
 
 class MultiHeadAttention(Module):
     def __init__(self, d_model, n_heads, n_kv_heads=None, bias=True, out_bias=None, dropout=0.0, scale=None,
-                 rotary=None, dtype=None, generator=None):
+                 rotary=None, cross_attention=False, dtype=None, generator=None):
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
         if n_heads <= 0 or d_model % n_heads:
@@ -94,11 +95,16 @@ class MultiHeadAttention(Module):
         self.v_proj = Linear(d_model, kv_dim, bias=bias, dtype=dtype, generator=generator)
         self.out_proj = Linear(d_model, d_model, bias=bias if out_bias is None else out_bias, dtype=dtype,
                                generator=generator)
+        if rotary is not None and cross_attention:
+            raise ValueError("rotary positions apply to self-attention; a cross-attention module cannot take them")
         self.rotary = rotary
+        # Cross-attention attends to another sequence (an encoder's output): its cache is filled
+        # once and then read; self-attention's cache grows by the new positions at each call.
+        self.cross_attention = cross_attention
 
     def extra_repr(self):
         extras = f"d_model={self.d_model}, n_heads={self.n_heads}, n_kv_heads={self.n_kv_heads}, dropout={self.dropout}"
-        return extras + (", rotary" if self.rotary is not None else "")
+        return extras + (", rotary" if self.rotary is not None else "") + (", cross" if self.cross_attention else "")
 
     def _heads(self, x, n):
         """(B, T, n * Dh) -> (B, n, T, Dh)"""
@@ -111,35 +117,41 @@ class MultiHeadAttention(Module):
         query itself). Returns (B, L, d_model), or (output, weights (B, H, L, S)) with need_weights."""
         if query.ndim != 3 or query.shape[-1] != self.d_model:
             raise ValueError(f"query must be (batch, length, d_model={self.d_model}), got shape {query.shape}")
-        cross = key is not None and key is not query
-        key = query if key is None else key
-        value = key if value is None else value
-        if key.ndim != 3 or key.shape[-1] != self.d_model or key.shape[0] != query.shape[0]:
-            raise ValueError(f"key must be (batch={query.shape[0]}, length, d_model={self.d_model}), got shape {key.shape}")
         if cache is not None and is_grad_enabled() and self.q_proj.weight.requires_grad:
             raise RuntimeError("the KV cache is for inference: decode under npformer.no_grad()")
         batch, length = query.shape[0], query.shape[1]
-        past = cache.length if cache is not None and not cross else 0
+        reuse_memory = self.cross_attention and cache is not None and cache.length > 0
+        if self.cross_attention and key is None and not reuse_memory:
+            raise ValueError("cross-attention needs key (and value): the encoder output (batch, length, d_model)")
+        key = query if key is None else key
+        value = key if value is None else value
+        for name, t in (("key", key), ("value", value)):
+            if t.ndim != 3 or t.shape[0] != batch or t.shape[-1] != self.d_model:
+                raise ValueError(f"{name} must be (batch={batch}, length, d_model={self.d_model}), got shape {t.shape}")
+        if value.shape[1] != key.shape[1]:
+            raise ValueError(f"key and value lengths differ: shapes {key.shape} and {value.shape}")
+        past = cache.length if cache is not None and not self.cross_attention else 0
 
         q = self._heads(self.q_proj(query), self.n_heads)                            # (B, H, L, Dh)
-        if cross and cache is not None and cache.length > 0:
-            k, v = (Tensor(a) for a in cache.filled())                               # encoder keys, computed once
+        if reuse_memory:
+            k, v = (Tensor._make(a, False, None, 0) for a in cache.filled())         # encoder keys, computed once
         else:
             k = self._heads(self.k_proj(key), self.n_kv_heads)                       # (B, Hkv, S, Dh)
             v = self._heads(self.v_proj(value), self.n_kv_heads)
-            if self.rotary is not None and not cross:
+            if self.rotary is not None:
+                if key.shape[1] != length:
+                    raise ValueError(f"rotary self-attention needs keys at the queries' positions: key length "
+                                     f"{key.shape[1]} != query length {length}")
                 if positions is None:
                     positions = np.arange(past, past + length)
                 q = self.rotary(q, positions)
                 k = self.rotary(k, positions)
             if cache is not None:
                 k, v = (Tensor._make(a, False, None, 0) for a in cache.append(k.data, v.data))
-        if self.rotary is not None and cross and positions is not None:
-            raise ValueError("rotary positions apply to self-attention only")
         key_length = k.shape[2]
 
-        mask = _combine_masks((batch, self.n_heads, length, key_length), past, attn_mask, key_padding_mask,
-                              is_causal and not cross, position_bias, query.dtype)
+        mask = _combine_masks((batch, self.n_heads, length, key_length), attn_mask, key_padding_mask, is_causal,
+                              position_bias, query.dtype)
         out, weights = F.attention_with_weights(
             q, k, v, mask, dropout_p=self.dropout if self.training else 0.0, scale=self.scale,
             enable_gqa=self.n_kv_heads != self.n_heads, generator=self.generator)  # (B, H, L, Dh)
@@ -157,7 +169,7 @@ def _check_broadcast(name, shape, scores_shape):
                          f"= {scores_shape}")
 
 
-def _combine_masks(scores_shape, past, attn_mask, key_padding_mask, causal, position_bias, dtype):
+def _combine_masks(scores_shape, attn_mask, key_padding_mask, causal, position_bias, dtype):
     """One mask for the fused attention: boolean when only booleans are given, else a float
     bias (position_bias and float masks, differentiable) with -inf where attention is not allowed."""
     batch, _, length, key_length = scores_shape
@@ -169,8 +181,10 @@ def _combine_masks(scores_shape, past, attn_mask, key_padding_mask, causal, posi
                              f"got {padding.dtype} of shape {padding.shape}")
         allowed = ~padding[:, None, None, :]                                        # (B, 1, 1, S)
     if causal:
-        # absolute query position past + i may see keys 0 .. past + i
-        causal_allowed = np.arange(key_length)[None, :] <= (past + np.arange(length))[:, None]   # (L, S)
+        # bottom-right aligned: the last query sits at the last key, so with a cache holding
+        # S - L earlier positions, query i (absolute position S - L + i) sees keys 0 .. S - L + i
+        offset = key_length - length
+        causal_allowed = np.arange(key_length)[None, :] <= (offset + np.arange(length))[:, None]   # (L, S)
         allowed = causal_allowed if allowed is None else allowed & causal_allowed
     bias = position_bias
     if bias is not None:

@@ -103,15 +103,18 @@ class Module:
     add_module = register_module
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, prefix="", memo=None):
-        memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+    def named_modules(self, prefix="", memo=None, remove_duplicate=True):
+        """(dotted name, module) for self and every descendant; a module reachable by two names
+        comes once unless ``remove_duplicate=False``."""
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(prefix + ("." if prefix else "") + name, memo)
+                yield from child.named_modules(prefix + ("." if prefix else "") + name, memo, remove_duplicate)
 
     def modules(self):
         for _, module in self.named_modules():
@@ -202,10 +205,10 @@ class Module:
     def state_dict(self, prefix=""):
         """Dotted name -> ndarray (shared, not copied) for every parameter and persistent buffer.
 
-        A parameter tied into two places appears under both names, as in PyTorch.
+        A parameter or module shared by two places appears under both names, as in PyTorch.
         """
         state = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix.rstrip("."), memo=None):
+        for module_prefix, module in self.named_modules(prefix.rstrip("."), remove_duplicate=False):
             dot = module_prefix + ("." if module_prefix else "")
             for name, param in module._parameters.items():
                 if param is not None:
@@ -217,7 +220,7 @@ class Module:
 
     def _state_tensors(self):
         tensors = OrderedDict()
-        for module_prefix, module in self.named_modules():
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
             dot = module_prefix + ("." if module_prefix else "")
             for name, param in module._parameters.items():
                 if param is not None:

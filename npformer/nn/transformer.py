@@ -88,7 +88,7 @@ class TransformerBlock(Module):
         self.self_attn = MultiHeadAttention(d_model, n_heads, rotary=rotary, **attention)
         self.self_attn_norm = make_norm(norm, d_model, norm_eps, bias, dtype)
         if cross_attention:
-            self.cross_attn = MultiHeadAttention(d_model, n_heads, **attention)
+            self.cross_attn = MultiHeadAttention(d_model, n_heads, cross_attention=True, **attention)
             self.cross_attn_norm = make_norm(norm, d_model, norm_eps, bias, dtype)
         else:
             self.cross_attn = self.cross_attn_norm = None
