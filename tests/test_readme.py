@@ -21,6 +21,8 @@ def test_readme_main_job_is_an_npformer_command():
     assert main_job.startswith("pip install . && npformer ")
 
 
-def test_readme_example_runs():
-    block = re.search(r"```python\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S).group(1)
-    exec(compile(block, "README example", "exec"), {})
+def test_readme_examples_run():
+    blocks = re.findall(r"```python\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"README example {index}", "exec"), {})

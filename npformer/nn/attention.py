@@ -150,11 +150,15 @@ class MultiHeadAttention(Module):
                 k, v = (Tensor._make(a, False, None, 0) for a in cache.append(k.data, v.data))
         key_length = k.shape[2]
 
-        mask = _combine_masks((batch, self.n_heads, length, key_length), attn_mask, key_padding_mask, is_causal,
-                              position_bias, query.dtype)
-        out, weights = F.attention_with_weights(
-            q, k, v, mask, dropout_p=self.dropout if self.training else 0.0, scale=self.scale,
-            enable_gqa=self.n_kv_heads != self.n_heads, generator=self.generator)  # (B, H, L, Dh)
+        # With as many keys as queries the fused op's own (top-left) causal mask is the same as
+        # ours, so it is passed as is_causal rather than as a mask array.
+        fused_causal = is_causal and key_length == length
+        mask = _combine_masks((batch, self.n_heads, length, key_length), attn_mask, key_padding_mask,
+                              is_causal and not fused_causal, position_bias, query.dtype)
+        attend = F.attention_with_weights if need_weights else F.scaled_dot_product_attention
+        result = attend(q, k, v, mask, dropout_p=self.dropout if self.training else 0.0, scale=self.scale,
+                        is_causal=fused_causal, enable_gqa=self.n_kv_heads != self.n_heads, generator=self.generator)
+        out, weights = result if need_weights else (result, None)                    # (B, H, L, Dh)
         out = self.out_proj(out.transpose(1, 2).reshape(batch, length, self.d_model))
         return (out, weights) if need_weights else out
 

@@ -22,9 +22,11 @@ Backward, with D = dropout's scale mask and dP the gradient reaching the weights
     ds = p (dP - sum_keys dP p)          (the softmax Jacobian)
     dq = ds k * scale         dk = ds^T q * scale         dmask = ds (summed to its shape)
 
-The Function has two outputs, the result and the weights (after dropout, as PyTorch's
-MultiheadAttention returns them); ``materialize_grads = False`` spares the zeros when the
-weights are not used.
+With ``need_weights`` the Function has a second output, the weights (after dropout, as
+PyTorch's MultiheadAttention returns them); ``materialize_grads = False`` spares the zeros when
+they are not used. (Computing causal attention one block of queries at a time, skipping the
+keys after each block, was measured here and gained nothing over the full product at
+GPT-small shapes, so the code keeps the one path.)
 """
 import math
 
@@ -33,6 +35,7 @@ import numpy as np
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
 from ..autograd.random import resolve
+from .rows import row_dots, row_sums
 
 
 def _group(x, groups):
@@ -52,7 +55,8 @@ class ScaledDotProductAttention(Function):
     materialize_grads = False
 
     @staticmethod
-    def forward(ctx, q, k, v, mask, is_causal=False, scale=None, dropout_p=0.0, generator=None, enable_gqa=False):
+    def forward(ctx, q, k, v, mask, is_causal=False, scale=None, dropout_p=0.0, generator=None, enable_gqa=False,
+                need_weights=False):
         for name, t in (("query", q), ("key", k), ("value", v)):
             if t.ndim < 2:
                 raise ValueError(f"{name} must have at least 2 dims (..., length, features), got shape {t.shape}")
@@ -67,104 +71,116 @@ class ScaledDotProductAttention(Function):
                 raise ValueError(f"with enable_gqa the query heads ({q.shape[-3]}) must be a multiple of the "
                                  f"key/value heads ({k.shape[-3]}, {v.shape[-3]})")
             groups = q.shape[-3] // k.shape[-3]
+        # the caller's view of the scores: grouped kv heads count as the query heads they serve
+        kv_batch = (lambda t: t.shape[:-2] if groups == 1 else t.shape[:-3] + (q.shape[-3],))
+        scores_shape = np.broadcast_shapes(q.shape[:-2], kv_batch(k), kv_batch(v)) + (L, S)
+        allowed, bias = _split_mask(mask, scores_shape, groups)
         scale = 1 / math.sqrt(E) if scale is None else scale
         ctx.shapes = q.shape, k.shape, v.shape, None if mask is None else mask.shape
         if groups > 1:
             q = _group(q, groups)                                        # (..., Hk, G, L, E)
             k, v = k[..., None, :, :], v[..., None, :, :]                # (..., Hk, 1, S, E)
+        q = q * q.dtype.type(scale)                                      # scaling q is cheaper than the scores
+        rng = resolve(generator).numpy if dropout_p > 0 else None
+        ctx.q, ctx.k, ctx.v, ctx.scale, ctx.dropout_p, ctx.groups = q, k, v, scale, dropout_p, groups
 
         scores = np.matmul(q, np.swapaxes(k, -1, -2))                   # (..., L, S)
-        scores *= scores.dtype.type(scale)
-        allowed = None
-        if mask is not None:
-            scores_shape = scores.shape if groups == 1 else scores.shape[:-4] + (scores.shape[-4] * groups,) + scores.shape[-2:]
-            try:
-                if np.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"attn_mask of shape {mask.shape} does not broadcast to the attention "
-                                 f"scores' shape {scores_shape} (..., L={L}, S={S})") from None
-            grouped = mask if groups == 1 else _mask_grouped(mask, groups, len(scores_shape))
-            if mask.dtype == np.bool_:
-                allowed = grouped
-            else:
-                scores += grouped
+        if bias is not None:
+            scores += bias
         if is_causal:
             causal = np.tril(np.ones((L, S), dtype=bool))
             allowed = causal if allowed is None else allowed & causal
         if allowed is not None:
             np.copyto(scores, -np.inf, where=~allowed)
-
-        # softmax over keys, with rows that are entirely -inf given weights 0 (not NaN)
-        row_max = np.max(scores, axis=-1, keepdims=True)
-        row_max[~np.isfinite(row_max)] = 0
-        scores -= row_max
-        np.exp(scores, out=scores)
-        total = np.sum(scores, axis=-1, keepdims=True)
-        total[total == 0] = 1
-        scores /= total
-        p = scores                                                       # (..., L, S)
-
-        keep = None
-        if dropout_p > 0:
-            keep = resolve(generator).numpy.random(p.shape, dtype=np.float32) >= dropout_p
-            dropped = p * keep
-            dropped *= p.dtype.type(1 / (1 - dropout_p)) if dropout_p < 1 else 0
-        else:
-            dropped = p
+        p = _softmax_in_place(scores)                                    # (..., L, S)
+        dropped, keep = _dropout(p, rng, dropout_p)
         out = np.matmul(dropped, v)                                      # (..., L, Ev)
-
-        ctx.q, ctx.k, ctx.v, ctx.p, ctx.dropped, ctx.keep = q, k, v, p, dropped, keep
-        ctx.scale, ctx.dropout_p, ctx.groups = scale, dropout_p, groups
-        if groups > 1:
-            out = out.reshape(out.shape[:-4] + (out.shape[-4] * groups,) + out.shape[-2:])
-            weights = dropped.reshape(dropped.shape[:-4] + (dropped.shape[-4] * groups,) + dropped.shape[-2:])
-        else:
-            weights = dropped
-        return out, weights
+        ctx.p, ctx.dropped, ctx.keep = p, dropped, keep
+        out = _ungroup(out, groups)
+        return (out, _ungroup(ctx.dropped, groups)) if need_weights else out
 
     @staticmethod
-    def backward(ctx, grad_out, grad_weights):
-        q, k, v, p, dropped, keep, groups = ctx.q, ctx.k, ctx.v, ctx.p, ctx.dropped, ctx.keep, ctx.groups
+    def backward(ctx, grad_out, grad_weights=None):
+        q, k, v, groups = ctx.q, ctx.k, ctx.v, ctx.groups
         q_shape, k_shape, v_shape, mask_shape = ctx.shapes
         need_q, need_k, need_v, need_mask = ctx.needs_input_grad
         if groups > 1:
             grad_out = None if grad_out is None else _group(grad_out, groups)
             grad_weights = None if grad_weights is None else _group(grad_weights, groups)
-
         grad_v = None
         if grad_out is not None:
-            d_dropped = np.matmul(grad_out, np.swapaxes(v, -1, -2))       # (..., L, S)
+            d_dropped = np.matmul(grad_out, np.swapaxes(v, -1, -2))       # (..., L, S), ours to modify
             if need_v:
-                grad_v = np.matmul(np.swapaxes(dropped, -1, -2), grad_out)  # (..., S, Ev)
+                grad_v = np.matmul(np.swapaxes(ctx.dropped, -1, -2), grad_out)  # (..., S, Ev)
             if grad_weights is not None:
                 d_dropped += grad_weights
         else:
-            d_dropped = grad_weights
-        if keep is not None:
-            d_p = d_dropped * keep
-            d_p *= d_p.dtype.type(1 / (1 - ctx.dropout_p)) if ctx.dropout_p < 1 else 0
-        else:
-            d_p = d_dropped
-        d_scores = d_p * p
-        d_scores -= p * np.sum(d_scores, axis=-1, keepdims=True)         # p (dP - sum dP p)
-
-        grad_q = grad_k = grad_mask = None
-        if need_q:
-            grad_q = np.matmul(d_scores, k)
+            d_dropped = np.array(grad_weights)                            # a copy: upstream is read-only
+        d_scores = _softmax_backward_in_place(d_dropped, ctx.p, ctx.keep, ctx.dropout_p)
+        grad_q = np.matmul(d_scores, k) if need_q else None
+        grad_k = np.matmul(np.swapaxes(d_scores, -1, -2), q) if need_k else None       # q was scaled
+        if grad_q is not None:
             grad_q *= grad_q.dtype.type(ctx.scale)
-            grad_q = _ungroup_sum(grad_q, q_shape, groups, collapse=False)
-        if need_k:
-            grad_k = np.matmul(np.swapaxes(d_scores, -1, -2), q)
-            grad_k *= grad_k.dtype.type(ctx.scale)
-            grad_k = _ungroup_sum(grad_k, k_shape, groups, collapse=True)
-        if need_v and grad_v is not None:
-            grad_v = _ungroup_sum(grad_v, v_shape, groups, collapse=True)
-        if need_mask:
-            full = d_scores if groups == 1 else d_scores.reshape(
-                d_scores.shape[:-4] + (d_scores.shape[-4] * groups,) + d_scores.shape[-2:])
-            grad_mask = unbroadcast(full, mask_shape)
+        grad_q = _ungroup_sum(grad_q, q_shape, groups, collapse=False) if need_q else None
+        grad_k = _ungroup_sum(grad_k, k_shape, groups, collapse=True) if need_k else None
+        grad_v = _ungroup_sum(grad_v, v_shape, groups, collapse=True) if need_v and grad_v is not None else None
+        grad_mask = unbroadcast(_ungroup(d_scores, groups), mask_shape) if need_mask else None
         return grad_q, grad_k, grad_v, grad_mask
+
+
+def _split_mask(mask, scores_shape, groups):
+    """(allowed, bias): a boolean mask (True = may attend) or a float one (added to the scores),
+    checked against the scores' shape and shaped to broadcast against grouped heads."""
+    if mask is None:
+        return None, None
+    try:
+        fits = np.broadcast_shapes(mask.shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"attn_mask of shape {mask.shape} does not broadcast to the attention scores' shape "
+                         f"{scores_shape} (..., L={scores_shape[-2]}, S={scores_shape[-1]})")
+    grouped = mask if groups == 1 else _mask_grouped(mask, groups, len(scores_shape))
+    return (grouped, None) if mask.dtype == np.bool_ else (None, grouped)
+
+
+def _ungroup(x, groups):
+    """(..., Hk, G, L, X) -> (..., Hk * G, L, X)"""
+    if groups == 1 or x is None:
+        return x
+    return x.reshape(x.shape[:-4] + (x.shape[-4] * groups,) + x.shape[-2:])
+
+
+def _softmax_in_place(scores):
+    """softmax over the last axis, in the scores' buffer; a row that is all -inf (a query that
+    may attend to nothing) gets weights 0 instead of 0/0."""
+    row_max = np.max(scores, axis=-1, keepdims=True)
+    row_max[~np.isfinite(row_max)] = 0
+    scores -= row_max
+    np.exp(scores, out=scores)
+    total = row_sums(scores)
+    total[total == 0] = 1
+    scores *= 1 / total
+    return scores
+
+
+def _dropout(p, rng, dropout_p):
+    if rng is None:
+        return p, None
+    keep = rng.random(p.shape, dtype=np.float32) >= dropout_p
+    dropped = p * keep
+    dropped *= p.dtype.type(1 / (1 - dropout_p)) if dropout_p < 1 else 0
+    return dropped, keep
+
+
+def _softmax_backward_in_place(d_dropped, p, keep, dropout_p):
+    """dS = p (dP - sum_keys dP p), where dP undoes dropout; computed in d_dropped's buffer."""
+    if keep is not None:
+        d_dropped *= keep
+        d_dropped *= d_dropped.dtype.type(1 / (1 - dropout_p)) if dropout_p < 1 else 0
+    d_dropped -= row_dots(d_dropped, p)
+    d_dropped *= p
+    return d_dropped
 
 
 def _ungroup_sum(grad, shape, groups, collapse):
@@ -182,7 +198,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """As torch.nn.functional.scaled_dot_product_attention (see the module docstring)."""
     return ScaledDotProductAttention.apply(
         query, key, value, attn_mask, is_causal=is_causal, scale=scale, dropout_p=float(dropout_p),
-        generator=generator, enable_gqa=enable_gqa)[0]
+        generator=generator, enable_gqa=enable_gqa)
 
 
 def attention_with_weights(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -190,4 +206,4 @@ def attention_with_weights(query, key, value, attn_mask=None, dropout_p=0.0, is_
     """The same, returning (output, weights); the weights are differentiable too."""
     return ScaledDotProductAttention.apply(
         query, key, value, attn_mask, is_causal=is_causal, scale=scale, dropout_p=float(dropout_p),
-        generator=generator, enable_gqa=enable_gqa)
+        generator=generator, enable_gqa=enable_gqa, need_weights=True)

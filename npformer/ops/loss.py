@@ -24,6 +24,7 @@ Forward keeps only that softmax, computed in the buffer of the shifted logits.
 import numpy as np
 
 from ..autograd.function import Function
+from .rows import row_sums
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -127,14 +128,14 @@ class CrossEntropy(Function):
             target_weight = (np.ones(rows, dtype) if w is None else w[safe]) * valid   # w_t, 0 if ignored
             alpha = (1 - label_smoothing) * target_weight
             beta = np.where(valid, label_smoothing / classes, 0).astype(dtype)
-            picked = shifted[np.arange(rows), safe]
-            smooth = np.sum(shifted, axis=1) if w is None else shifted @ w
-            weighted_shift = alpha * picked + beta * smooth
+            weighted_shift = alpha * shifted[np.arange(rows), safe]
+            if label_smoothing:
+                weighted_shift += beta * (row_sums(shifted)[:, 0] if w is None else shifted @ w)
             mass = alpha + beta * (classes if w is None else np.sum(w))
             divisor = np.sum(target_weight)
         np.exp(shifted, out=shifted)
-        normalizer = np.sum(shifted, axis=1)
-        shifted /= normalizer[:, None]                                     # now the softmax p
+        normalizer = row_sums(shifted)[:, 0]                              # Z_i
+        shifted *= (1 / normalizer)[:, None]                               # now the softmax p
         # -sum_c a_ic log p_ic = -sum_c a_ic (shift_ic - log Z_i) = mass_i log Z_i - sum_c a_ic shift_ic
         per_row = mass * np.log(normalizer) - weighted_shift
         ctx.softmax, ctx.shape, ctx.reduction, ctx.divisor, ctx.mass = shifted, x.shape, reduction, divisor, mass

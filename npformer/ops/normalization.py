@@ -1,7 +1,9 @@
 """layer_norm and rms_norm over the trailing ``normalized_shape`` dims, each one fused Function.
 
-Forward keeps the input (a reference, not a copy) with the per-row statistics; backward
-recomputes the normalised input from them instead of holding a second activation.
+The normalised dims are flattened into rows of a (M, C) matrix. Forward keeps the input (a
+reference, not a copy) with the per-row statistics; backward recomputes the normalised input
+from them instead of holding a second activation. Row and column sums go through BLAS
+(npformer.ops.rows).
 
     layer_norm:  xhat = (x - mu) r,  r = 1 / sqrt(var + eps),  y = xhat w + b
                  dxhat = g w
@@ -16,9 +18,11 @@ term is absent from rms_norm because nothing is subtracted.)
 import numpy as np
 
 from ..autograd.function import Function
+from .rows import leading_sums, row_dots, row_sums
 
 
-def _axes(x, normalized_shape, weight, bias):
+def _rows(x, normalized_shape, weight, bias):
+    """x as (M, C) rows, C = prod(normalized_shape), after checking the shapes."""
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
     if k == 0 or x.shape[x.ndim - k:] != normalized_shape:
@@ -26,70 +30,81 @@ def _axes(x, normalized_shape, weight, bias):
     for name, param in (("weight", weight), ("bias", bias)):
         if param is not None and param.shape != normalized_shape:
             raise ValueError(f"{name} has shape {param.shape}, expected normalized_shape {normalized_shape}")
-    return tuple(range(x.ndim - k, x.ndim))
+    return np.ascontiguousarray(x).reshape(-1, int(np.prod(normalized_shape)))
 
 
-def _leading(axes, ndim):
-    return tuple(range(ndim - len(axes)))
+def _flat(param):
+    return None if param is None else param.reshape(-1)
 
 
 class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps=1e-5):
-        axes = _axes(x, normalized_shape, weight, bias)
-        mean = np.mean(x, axis=axes, keepdims=True)
-        y = x - mean
-        rstd = 1 / np.sqrt(np.mean(np.square(y), axis=axes, keepdims=True) + np.asarray(eps, x.dtype))
-        y *= rstd                                                       # xhat
+        rows = _rows(x, normalized_shape, weight, bias)                  # (M, C)
+        width = rows.shape[1]
+        mean = row_sums(rows) / width                                    # (M, 1)
+        y = rows - mean
+        variance = row_dots(y, y) / width
+        rstd = 1 / np.sqrt(variance + np.asarray(eps, x.dtype))          # (M, 1)
+        y *= rstd                                                        # xhat
         if weight is not None:
-            y *= weight
+            y *= _flat(weight)
         if bias is not None:
-            y += bias
-        ctx.x, ctx.mean, ctx.rstd, ctx.weight, ctx.axes = x, mean, rstd, weight, axes
-        return y
+            y += _flat(bias)
+        ctx.rows, ctx.mean, ctx.rstd, ctx.weight, ctx.shape = rows, mean, rstd, _flat(weight), x.shape
+        ctx.param_shape = tuple(normalized_shape)
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        axes, rstd, weight = ctx.axes, ctx.rstd, ctx.weight
+        rstd, weight = ctx.rstd, ctx.weight
         need_x, need_w, need_b = ctx.needs_input_grad
-        xhat = (ctx.x - ctx.mean) * rstd
-        leading = _leading(axes, grad.ndim)
-        grad_w = np.sum(grad * xhat, axis=leading) if need_w else None
-        grad_b = np.sum(grad, axis=leading) if need_b else None
+        g = np.ascontiguousarray(grad).reshape(ctx.rows.shape)          # (M, C)
+        xhat = ctx.rows - ctx.mean
+        xhat *= rstd
+        grad_w = leading_sums(g * xhat, 1).reshape(ctx.param_shape) if need_w else None
+        grad_b = leading_sums(g, 1).reshape(ctx.param_shape) if need_b else None
         grad_x = None
         if need_x:
-            dxhat = grad * weight if weight is not None else grad
-            projection = np.mean(dxhat * xhat, axis=axes, keepdims=True)
-            grad_x = dxhat - np.mean(dxhat, axis=axes, keepdims=True)
-            grad_x -= xhat * projection
-            grad_x *= rstd
+            width = g.shape[1]
+            dxhat = g * weight if weight is not None else g.copy()
+            projection = row_dots(dxhat, xhat) / width                   # mean(dxhat xhat)
+            dxhat -= row_sums(dxhat) / width                             # - mean(dxhat)
+            xhat *= projection
+            dxhat -= xhat
+            dxhat *= rstd
+            grad_x = dxhat.reshape(ctx.shape)
         return grad_x, grad_w, grad_b
 
 
 class RMSNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, normalized_shape, eps=None):
-        axes = _axes(x, normalized_shape, weight, None)
+        rows = _rows(x, normalized_shape, weight, None)
         if eps is None:                       # PyTorch's default: the dtype's machine epsilon
             eps = np.finfo(x.dtype).eps
-        rstd = 1 / np.sqrt(np.mean(np.square(x), axis=axes, keepdims=True) + np.asarray(eps, x.dtype))
-        y = x * rstd
+        rstd = 1 / np.sqrt(row_dots(rows, rows) / rows.shape[1] + np.asarray(eps, x.dtype))
+        y = rows * rstd
         if weight is not None:
-            y *= weight
-        ctx.x, ctx.rstd, ctx.weight, ctx.axes = x, rstd, weight, axes
-        return y
+            y *= _flat(weight)
+        ctx.rows, ctx.rstd, ctx.weight, ctx.shape = rows, rstd, _flat(weight), x.shape
+        ctx.param_shape = tuple(normalized_shape)
+        return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        axes, rstd, weight = ctx.axes, ctx.rstd, ctx.weight
+        rstd, weight = ctx.rstd, ctx.weight
         need_x, need_w = ctx.needs_input_grad
-        xhat = ctx.x * rstd
-        grad_w = np.sum(grad * xhat, axis=_leading(axes, grad.ndim)) if need_w else None
+        g = np.ascontiguousarray(grad).reshape(ctx.rows.shape)
+        xhat = ctx.rows * rstd
+        grad_w = leading_sums(g * xhat, 1).reshape(ctx.param_shape) if need_w else None
         grad_x = None
         if need_x:
-            dxhat = grad * weight if weight is not None else grad
-            grad_x = dxhat - xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True)
-            grad_x *= rstd
+            dxhat = g * weight if weight is not None else g.copy()
+            xhat *= row_dots(dxhat, xhat) / g.shape[1]                   # xhat mean(dxhat xhat)
+            dxhat -= xhat
+            dxhat *= rstd
+            grad_x = dxhat.reshape(ctx.shape)
         return grad_x, grad_w
 
 

@@ -13,14 +13,20 @@ import numpy as np
 
 from ..autograd.function import Function
 from .dims import normalize_dim
+from .rows import row_sums
+
+
+def _sums(x, axis):
+    """Sums over ``axis`` with keepdims, through BLAS when it is the last axis."""
+    return row_sums(x) if axis == x.ndim - 1 else np.sum(x, axis=axis, keepdims=True)
 
 
 def softmax_array(x, axis):
     """softmax of an ndarray (no graph), reusing one buffer for the shift, exp and division."""
-    with np.errstate(invalid="ignore"):            # an all -inf row: -inf - (-inf) = NaN, as torch
+    with np.errstate(invalid="ignore", divide="ignore"):    # an all -inf row: NaN, as torch
         y = x - np.max(x, axis=axis, keepdims=True)
-    np.exp(y, out=y)
-    y /= np.sum(y, axis=axis, keepdims=True)
+        np.exp(y, out=y)
+        y *= 1 / _sums(y, axis)
     return y
 
 
@@ -35,8 +41,8 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad):
         y = ctx.y
-        dx = grad * y
-        dx -= y * np.sum(dx, axis=ctx.dim, keepdims=True)
+        dx = grad - _sums(grad * y, ctx.dim)                             # g - sum_j g_j y_j
+        dx *= y
         return dx
 
 
@@ -46,13 +52,16 @@ class LogSoftmax(Function):
         dim = normalize_dim(dim, x.ndim)
         with np.errstate(invalid="ignore", divide="ignore"):
             y = x - np.max(x, axis=dim, keepdims=True)
-            y -= np.log(np.sum(np.exp(y), axis=dim, keepdims=True))
+            y -= np.log(_sums(np.exp(y), dim))
         ctx.y, ctx.dim = y, dim
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        return grad - np.exp(ctx.y) * np.sum(grad, axis=ctx.dim, keepdims=True)
+        dx = np.exp(ctx.y)
+        dx *= _sums(grad, ctx.dim)
+        np.subtract(grad, dx, out=dx)
+        return dx
 
 
 def softmax(x, dim):

