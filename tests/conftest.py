@@ -38,3 +38,6 @@ def pytest_terminal_summary(terminalreporter):
         if errors:
             what, worst = max(errors.items(), key=lambda item: item[1])
             terminalreporter.write_line(f"{dtype}: {len(errors)} comparisons, worst {worst:.2e} ({what})")
+    if os.environ.get("NPFORMER_PARITY_REPORT"):
+        for what, error in sorted(TORCH_ERRORS.items()):
+            terminalreporter.write_line(f"  {error:9.2e}  {what}")
