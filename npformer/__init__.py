@@ -2,8 +2,8 @@
 
 Importing npformer imports NumPy and nothing else.
 """
-from . import autograd, functional, nn, ops
-from .autograd import (Function, Generator, GradcheckError, Tensor, default_generator,
+from . import autograd, functional, io, nn, ops
+from .autograd import (Function, Generator, GradcheckError, Tensor, default_generator, gradcheck_parameters,
                        enable_grad, get_default_dtype, gradcheck, is_grad_enabled,
                        manual_seed, no_grad, set_default_dtype, set_grad_enabled, tensor)
 from .autograd.creation import (arange, full, ones, ones_like, rand, randint, randn, randperm,

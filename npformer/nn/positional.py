@@ -77,19 +77,21 @@ def sinusoidal_table(num_positions, dim, base=10000.0, layout="interleaved"):
 class SinusoidalPositionalEmbedding(Module):
     """Fixed vectors PE[pos] (see ``sinusoidal_table``), added to token embeddings.
 
-    The table is computed in float64 and rounded once to ``dtype``; it is a non-persistent
-    buffer, so it is not in the state dict. ``forward(positions)`` returns positions.shape +
-    (dim,), without gradient.
+    The table is computed in float64 and rounded once to ``dtype``; with ``table_dtype=float32``
+    it is first rounded through float32, which is how Hugging Face's Marian builds it even in a
+    float64 model. It is a non-persistent buffer, so not in the state dict.
+    ``forward(positions)`` returns positions.shape + (dim,), without gradient.
     """
 
-    def __init__(self, num_positions, dim, base=10000.0, layout="interleaved", dtype=None):
+    def __init__(self, num_positions, dim, base=10000.0, layout="interleaved", dtype=None, table_dtype=np.float64):
         super().__init__()
         what = type(self).__name__
         self.num_positions = _positive_int(num_positions, "num_positions", what)
         self.dim = _positive_int(dim, "dim", what)
         self.base, self.layout = float(base), layout
         table = sinusoidal_table(self.num_positions, self.dim, self.base, layout)
-        self.register_buffer("table", Tensor(table.astype(_float_dtype(dtype))), persistent=False)
+        table = table.astype(table_dtype).astype(_float_dtype(dtype))
+        self.register_buffer("table", Tensor(table), persistent=False)
 
     def forward(self, positions):
         positions = _integer_positions(positions, type(self).__name__)

@@ -1,0 +1,63 @@
+"""Name-mapping rules between a Hugging Face checkpoint and an npformer state dict.
+
+A family's table is a list of Rules. Each rule names one checkpoint tensor and the npformer
+tensors it fills, with the conversion each way: usually the identity, sometimes a transpose
+(GPT-2 stores its projections as Conv1D, (in, out)), a split (GPT-2 packs q, k and v into one
+matrix) or a reshape. A tensor tied into several npformer places (an embedding shared with the
+output projection) is one rule with several targets.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Tuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Rule:
+    hf: str
+    ours: Tuple[str, ...]
+    to_ours: Callable = field(default=None, compare=False)   # hf array -> tuple, one per name in ours
+    to_hf: Callable = field(default=None, compare=False)     # tuple of our arrays -> hf array
+
+    def load(self, array):
+        if self.to_ours is None:
+            return (array,) * len(self.ours)
+        return self.to_ours(array)
+
+    def save(self, arrays):
+        if self.to_hf is None:
+            return arrays[0]
+        return self.to_hf(arrays)
+
+
+def same(hf, *ours):
+    """The same tensor under another name (and, for tied weights, several names)."""
+    return Rule(hf, tuple(ours))
+
+
+def transposed(hf, ours):
+    """Conv1D (in, out) <-> Linear (out, in)."""
+    return Rule(hf, (ours,), lambda a: (np.ascontiguousarray(a.T),), lambda arrays: np.ascontiguousarray(arrays[0].T))
+
+
+def split_columns_transposed(hf, ours, parts):
+    """One Conv1D (in, parts * out) -> ``parts`` Linear weights (out, in); a bias (parts * out,)
+    splits the same way without the transpose."""
+    def to_ours(a):
+        pieces = np.split(a, parts, axis=-1)
+        return tuple(np.ascontiguousarray(p.T) if p.ndim == 2 else p for p in pieces)
+
+    def to_hf(arrays):
+        return np.concatenate([a.T if a.ndim == 2 else a for a in arrays], axis=-1)
+
+    return Rule(hf, tuple(ours), to_ours, to_hf)
+
+
+def row(hf, ours):
+    """(1, n) in the checkpoint <-> (n,) here (BART's final_logits_bias)."""
+    return Rule(hf, (ours,), lambda a: (a.reshape(-1),), lambda arrays: arrays[0].reshape(1, -1))
+
+
+def per_layer(n_layers, rules_for_layer):
+    """Expand a function of the layer index into the rules of every layer."""
+    return [rule for i in range(n_layers) for rule in rules_for_layer(i)]

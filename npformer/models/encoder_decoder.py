@@ -1,0 +1,189 @@
+"""The encoder-decoder Transformer of "Attention Is All You Need", configurable into BART and
+Marian.
+
+    memory = encoder(embed(src))                         bidirectional blocks   (B, S, d)
+    h = decoder(embed(tgt), memory)                      causal blocks with cross-attention
+    logits = lm_head(h) (+ final_logits_bias)                                  (B, T, vocab)
+
+with embed(ids) = norm?(embed_tokens(ids) * scale + positions). The original: sinusoidal
+positions, post-norm, ReLU, one embedding matrix shared by the encoder, the decoder and the
+output projection, scaled by sqrt(d_model), label smoothing 0.1. BART: learned positions
+offset by 2, GELU, a LayerNorm on the embeddings, no scaling. Marian: sinusoidal positions
+(sines then cosines), SiLU ("swish"), scaling by sqrt(d_model).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd.tensor import Tensor
+from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
+from ..nn.module import Module
+from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding
+from ..nn.transformer import TransformerDecoder, TransformerEncoder
+from .common import PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
+from .output import ModelOutput
+
+
+@dataclass
+class EncoderDecoderConfig:
+    vocab_size: int = 32000
+    d_model: int = 512
+    n_heads: int = 8
+    encoder_layers: int = 6
+    decoder_layers: int = 6
+    d_ff: int = 2048
+    activation: str = "relu"
+    norm_first: bool = False
+    norm_eps: float = 1e-5
+    max_positions: int = 1024
+    position: str = "sinusoidal"               # or "learned"
+    position_offset: int = 0                   # BART's learned table starts at position 2
+    sinusoidal_layout: str = "interleaved"     # Marian: "half" (all sines, then all cosines)
+    sinusoidal_table_dtype: str = "float64"    # "float32" rounds the table as Hugging Face's Marian does
+    scale_embedding: bool = True               # multiply token embeddings by sqrt(d_model)
+    embedding_norm: bool = False               # BART's layernorm_embedding
+    final_norm: Optional[bool] = None          # default: with pre-norm only
+    final_logits_bias: bool = False            # BART and Marian add a (vocab,) bias to the logits
+    bias: bool = True
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    label_smoothing: float = 0.1
+    pad_token_id: int = 0
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+    decoder_start_token_id: int = 1
+    init_std: float = 0.02
+
+    @classmethod
+    def transformer(cls, **overrides):
+        """The base model of Vaswani et al. (2017)."""
+        return cls(**overrides)
+
+    @classmethod
+    def bart(cls, **overrides):
+        options = dict(vocab_size=50265, d_model=768, n_heads=12, encoder_layers=6, decoder_layers=6, d_ff=3072,
+                       activation="gelu", position="learned", position_offset=2, scale_embedding=False,
+                       embedding_norm=True, final_logits_bias=True, attention_dropout=0.0, label_smoothing=0.0,
+                       pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+        options.update(overrides)
+        return cls(**options)
+
+    @classmethod
+    def marian(cls, **overrides):
+        options = dict(vocab_size=58101, d_model=512, n_heads=8, encoder_layers=6, decoder_layers=6, d_ff=2048,
+                       activation="silu", position="sinusoidal", sinusoidal_layout="half", max_positions=512,
+                       scale_embedding=True, final_logits_bias=True, label_smoothing=0.0, pad_token_id=58100,
+                       bos_token_id=0, eos_token_id=0, decoder_start_token_id=58100)
+        options.update(overrides)
+        return cls(**options)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class EncoderDecoder(Module, PretrainedMixin):
+    def __init__(self, config: EncoderDecoderConfig, dtype=None, generator=None):
+        super().__init__()
+        self.config = c = config
+        if c.position not in ("sinusoidal", "learned"):
+            raise ValueError(f"position must be 'sinusoidal' or 'learned', got {c.position!r}")
+        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id, dtype=dtype,
+                                      generator=generator)
+        self.embed_scale = math.sqrt(c.d_model) if c.scale_embedding else 1.0
+        self.encoder_positions = self._positions(dtype, generator)
+        self.decoder_positions = self._positions(dtype, generator)
+        self.encoder_embed_norm = LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype) if c.embedding_norm else None
+        self.decoder_embed_norm = LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype) if c.embedding_norm else None
+        self.embedding_dropout = Dropout(c.dropout, generator=generator)
+        blocks = dict(d_ff=c.d_ff, activation=c.activation, norm="layernorm", norm_eps=c.norm_eps,
+                      norm_first=c.norm_first, bias=c.bias, dropout=c.dropout, attention_dropout=c.attention_dropout,
+                      activation_dropout=c.activation_dropout, final_norm=c.final_norm, dtype=dtype, generator=generator)
+        self.encoder = TransformerEncoder(c.encoder_layers, c.d_model, c.n_heads, **blocks)
+        self.decoder = TransformerDecoder(c.decoder_layers, c.d_model, c.n_heads, cross_attention=True, **blocks)
+        self.lm_head = Linear(c.d_model, c.vocab_size, bias=False, dtype=dtype, generator=generator)
+        if c.final_logits_bias:
+            self.register_buffer("final_logits_bias", np.zeros(c.vocab_size, dtype=self.lm_head.weight.dtype))
+        else:
+            self.final_logits_bias = None
+        init_weights(self, c.init_std, generator)
+        self.lm_head.weight = self.embed_tokens.weight          # one matrix: source, target and output
+
+    def _positions(self, dtype, generator):
+        c = self.config
+        if c.position == "learned":
+            return LearnedPositionalEmbedding(c.max_positions, c.d_model, offset=c.position_offset, dtype=dtype,
+                                              generator=generator)
+        return SinusoidalPositionalEmbedding(c.max_positions, c.d_model, layout=c.sinusoidal_layout, dtype=dtype,
+                                             table_dtype=np.dtype(c.sinusoidal_table_dtype))
+
+    def _embed(self, ids, positions_module, norm, past=0):
+        batch, length = ids.shape
+        positions = np.arange(past, past + length)
+        check_positions(positions, self.config.max_positions, f"a sequence of length {past + length}")
+        x = self.embed_tokens(Tensor._make(ids, False, None, 0))
+        if self.embed_scale != 1.0:
+            x = x * self.embed_scale
+        x = x + positions_module(positions)
+        if norm is not None:
+            x = norm(x)
+        return self.embedding_dropout(x)
+
+    def encode(self, input_ids, attention_mask=None):
+        """Source ids (B, S) -> memory (B, S, d_model)."""
+        ids = as_ids(input_ids, "input_ids", self.config.vocab_size)
+        x = self._embed(ids, self.encoder_positions, self.encoder_embed_norm)
+        return self.encoder(x, key_padding_mask=padding_mask(attention_mask, ids.shape))
+
+    def decode(self, decoder_input_ids, memory, attention_mask=None, decoder_attention_mask=None, cache=None):
+        """Target ids (B, T) and the encoder's memory -> logits (B, T, vocab). ``attention_mask``
+        is the source's; with a cache, T is the new positions only."""
+        ids = as_ids(decoder_input_ids, "decoder_input_ids", self.config.vocab_size)
+        batch, length = ids.shape
+        past = cache[0].length if cache is not None else 0
+        x = self._embed(ids, self.decoder_positions, self.decoder_embed_norm, past)
+        h = self.decoder(x, memory, key_padding_mask=padding_mask(decoder_attention_mask, (batch, past + length),
+                                                                  "decoder_attention_mask"),
+                         memory_key_padding_mask=padding_mask(attention_mask, (batch, memory.shape[1])), caches=cache)
+        logits = self.lm_head(h)
+        if self.final_logits_bias is not None:
+            logits = logits + self.final_logits_bias
+        return logits
+
+    def make_cache(self, batch_size, max_length, memory_length, dtype=None):
+        return self.decoder.make_caches(batch_size, max_length, memory_length=memory_length, dtype=dtype)
+
+    def shift_right(self, labels):
+        """Teacher forcing: the decoder sees [start, y_1, ..., y_{T-1}] and predicts y_1..y_T."""
+        labels = as_ids(labels, "labels")
+        shifted = np.empty_like(labels)
+        shifted[:, 0] = self.config.decoder_start_token_id
+        shifted[:, 1:] = labels[:, :-1]
+        shifted[shifted == -100] = self.config.pad_token_id
+        return shifted
+
+    def forward(self, input_ids, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+                labels=None):
+        """Returns ModelOutput(logits (B, T, vocab), loss, encoder_last_hidden_state). The loss
+        is cross entropy with the config's label smoothing; -100 labels are ignored. Without
+        decoder_input_ids they are the labels shifted right."""
+        if decoder_input_ids is None:
+            if labels is None:
+                raise ValueError("pass decoder_input_ids, or labels to derive them from")
+            decoder_input_ids = self.shift_right(labels)
+        memory = self.encode(input_ids, attention_mask)
+        logits = self.decode(decoder_input_ids, memory, attention_mask, decoder_attention_mask)
+        loss = None
+        if labels is not None:
+            target = as_ids(labels, "labels")
+            if target.shape != logits.shape[:2]:
+                raise ValueError(f"labels have shape {target.shape}, expected (batch, length) = {logits.shape[:2]}")
+            loss = F.cross_entropy(logits.reshape(-1, self.config.vocab_size),
+                                   Tensor._make(target.reshape(-1), False, None, 0),
+                                   label_smoothing=self.config.label_smoothing)
+        return ModelOutput(logits=logits, loss=loss, encoder_last_hidden_state=memory)

@@ -1,0 +1,257 @@
+"""The model families: the properties they must have, a whole-model gradient check of a tiny
+configuration of each, save/load round trips, and their bad-input errors."""
+import json
+
+import numpy as np
+import pytest
+
+import npformer as nf
+from npformer.interop import CheckpointError, UnsupportedModelError
+from npformer.models import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
+                             BertForSequenceClassification, BertForTokenClassification, BertModel, EncoderDecoder,
+                             EncoderDecoderConfig, GPT, GPTConfig, from_pretrained)
+
+F64 = np.float64
+TINY_GPT = dict(vocab_size=37, max_positions=16, d_model=8, n_layers=2, n_heads=2)
+TINY_BERT = dict(vocab_size=37, max_positions=16, d_model=8, n_layers=2, n_heads=2, d_ff=16, dropout=0.0,
+                 attention_dropout=0.0, num_labels=3)
+TINY_SEQ2SEQ = dict(vocab_size=37, d_model=8, n_heads=2, encoder_layers=1, decoder_layers=2, d_ff=16,
+                    max_positions=16, dropout=0.0)
+
+GPT_CONFIGS = {
+    "gpt2": lambda: GPTConfig.gpt2(**TINY_GPT),
+    "llama": lambda: GPTConfig.llama(**dict(TINY_GPT, n_heads=4, n_kv_heads=2, d_ff=16)),
+    "alibi": lambda: GPTConfig.gpt2(**dict(TINY_GPT, position="alibi")),
+    "sinusoidal": lambda: GPTConfig.gpt2(**dict(TINY_GPT, position="sinusoidal", norm="rmsnorm", activation="geglu")),
+}
+SEQ2SEQ_CONFIGS = {
+    "transformer": lambda: EncoderDecoderConfig.transformer(**TINY_SEQ2SEQ),
+    "bart": lambda: EncoderDecoderConfig.bart(**dict(TINY_SEQ2SEQ, pad_token_id=1, decoder_start_token_id=2)),
+    "marian": lambda: EncoderDecoderConfig.marian(**dict(TINY_SEQ2SEQ, pad_token_id=36, decoder_start_token_id=36)),
+}
+BERT_HEADS = [BertModel, BertForMaskedLM, BertForPreTraining, BertForSequenceClassification,
+              BertForTokenClassification, BertForQuestionAnswering]
+
+
+def _ids(rng, shape, low=3, high=37):
+    return rng.integers(low, high, shape)
+
+
+@pytest.mark.parametrize("kind", sorted(GPT_CONFIGS))
+def test_causal_lm_logits_at_t_ignore_later_tokens(kind):
+    rng = np.random.default_rng(0)
+    model = GPT(GPT_CONFIGS[kind](), dtype=F64, generator=nf.Generator(1))
+    ids = _ids(rng, (2, 9))
+    for t in range(8):
+        changed = ids.copy()
+        changed[:, t + 1:] = _ids(rng, (2, 8 - t))
+        a, b = model(ids).logits.data, model(changed).logits.data
+        np.testing.assert_allclose(a[:, :t + 1], b[:, :t + 1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("head", BERT_HEADS, ids=lambda cls: cls.__name__)
+def test_bert_outputs_at_real_positions_ignore_padding(head):
+    rng = np.random.default_rng(1)
+    model = head(BertConfig(**TINY_BERT), dtype=F64, generator=nf.Generator(2))
+    ids = _ids(rng, (2, 7))
+    mask = np.ones((2, 7), dtype=np.int64)
+    mask[0, 4:] = 0
+    changed = ids.copy()
+    changed[0, 4:] = _ids(rng, 3)
+    first, second = model(ids, attention_mask=mask), model(changed, attention_mask=mask)
+    for name in first:
+        a, b = first[name].data, second[name].data
+        if a.ndim >= 2 and a.shape[1] == 7:                                  # per-token outputs
+            np.testing.assert_allclose(a[0, :4], b[0, :4], rtol=1e-12, atol=1e-12)
+            np.testing.assert_array_equal(a[1], b[1])
+        else:                                                                # pooled: from [CLS], a real token
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_encoder_decoder_ignores_source_padding_and_is_causal():
+    rng = np.random.default_rng(2)
+    model = EncoderDecoder(SEQ2SEQ_CONFIGS["transformer"](), dtype=F64, generator=nf.Generator(3))
+    src, tgt = _ids(rng, (2, 6)), _ids(rng, (2, 5))
+    mask = np.ones((2, 6), dtype=np.int64)
+    mask[1, 3:] = 0
+    changed_src = src.copy()
+    changed_src[1, 3:] = _ids(rng, 3)
+    a = model(src, mask, decoder_input_ids=tgt).logits.data
+    b = model(changed_src, mask, decoder_input_ids=tgt).logits.data
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    changed_tgt = tgt.copy()
+    changed_tgt[:, 3:] = _ids(rng, (2, 2))
+    c = model(src, mask, decoder_input_ids=changed_tgt).logits.data
+    np.testing.assert_allclose(a[:, :3], c[:, :3], rtol=1e-12, atol=1e-12)
+
+
+def _named_parameters(model):
+    names, params = zip(*model.named_parameters())
+    return list(params), list(names)
+
+
+@pytest.mark.parametrize("kind", sorted(GPT_CONFIGS))
+def test_whole_gpt_gradcheck(kind):
+    rng = np.random.default_rng(3)
+    model = GPT(GPT_CONFIGS[kind](), dtype=F64, generator=nf.Generator(4))
+    ids = _ids(rng, (2, 5))
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    params, names = _named_parameters(model)
+    assert nf.gradcheck_parameters(lambda: model(ids, attention_mask=mask, labels=ids).loss, params, names=names)
+
+
+@pytest.mark.parametrize("head", BERT_HEADS[1:], ids=lambda cls: cls.__name__)
+def test_whole_bert_gradcheck(head):
+    rng = np.random.default_rng(4)
+    model = head(BertConfig(**TINY_BERT), dtype=F64, generator=nf.Generator(5))
+    ids, mask = _ids(rng, (2, 6)), np.array([[1] * 6, [1, 1, 1, 1, 0, 0]])
+    labels = {
+        BertForMaskedLM: dict(labels=np.where(rng.random((2, 6)) < 0.4, ids, -100)),
+        BertForPreTraining: dict(labels=np.where(rng.random((2, 6)) < 0.4, ids, -100), next_sentence_label=np.array([0, 1])),
+        BertForSequenceClassification: dict(labels=np.array([2, 0])),
+        BertForTokenClassification: dict(labels=np.where(mask == 1, ids % 3, -100)),
+        BertForQuestionAnswering: dict(start_positions=np.array([1, 2]), end_positions=np.array([3, 9])),
+    }[head]
+    params, names = _named_parameters(model)
+    assert nf.gradcheck_parameters(lambda: model(ids, attention_mask=mask, **labels).loss, params, names=names)
+
+
+@pytest.mark.parametrize("kind", sorted(SEQ2SEQ_CONFIGS))
+def test_whole_encoder_decoder_gradcheck(kind):
+    rng = np.random.default_rng(5)
+    config = SEQ2SEQ_CONFIGS[kind]()
+    # Marian starts decoding from its padding token, whose embedding row is frozen (PyTorch's
+    # padding_idx: no gradient) although the forward uses it; finite differences would see it.
+    config.decoder_start_token_id = 35 if config.decoder_start_token_id == config.pad_token_id else config.decoder_start_token_id
+    model = EncoderDecoder(config, dtype=F64, generator=nf.Generator(6))
+    src, labels = _ids(rng, (2, 5)), _ids(rng, (2, 4))
+    labels[1, 3] = -100
+    params, names = _named_parameters(model)
+    assert nf.gradcheck_parameters(lambda: model(src, np.array([[1] * 5, [1, 1, 1, 0, 0]]), labels=labels).loss,
+                                   params, names=names)
+
+
+def test_gradcheck_parameters_names_a_wrong_parameter():
+    model = GPT(GPT_CONFIGS["gpt2"](), dtype=F64, generator=nf.Generator(7))
+    ids = np.array([[3, 4, 5]])
+    params, names = _named_parameters(model)
+    stray = nf.tensor(np.ones(3), requires_grad=True)        # changes the loss, but through detach():
+    fn = lambda: model(ids, labels=ids).loss + (stray.detach() ** 2).sum()    # no gradient reaches it
+    with pytest.raises(nf.GradcheckError, match="the gradient of stray"):
+        nf.gradcheck_parameters(fn, params + [stray], names=names + ["stray"])
+
+
+def test_labels_of_the_original_transformer_are_label_smoothed():
+    rng = np.random.default_rng(6)
+    config = SEQ2SEQ_CONFIGS["transformer"]()
+    assert config.label_smoothing == 0.1
+    model = EncoderDecoder(config, dtype=F64, generator=nf.Generator(8))
+    src, labels = _ids(rng, (2, 5)), _ids(rng, (2, 4))
+    out = model(src, labels=labels)
+    logits = out.logits.data.reshape(-1, 37)
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    expected = np.mean(-0.9 * logp[np.arange(8), labels.reshape(-1)] - 0.1 * logp.mean(1))
+    assert out.loss.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_encode_and_decode_compose_to_forward():
+    rng = np.random.default_rng(7)
+    model = EncoderDecoder(SEQ2SEQ_CONFIGS["bart"](), dtype=F64, generator=nf.Generator(9))
+    src, tgt = _ids(rng, (2, 5)), _ids(rng, (2, 4))
+    memory = model.encode(src)
+    np.testing.assert_array_equal(model.decode(tgt, memory).data, model(src, decoder_input_ids=tgt).logits.data)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: GPT(GPT_CONFIGS["gpt2"]()), lambda: GPT(GPT_CONFIGS["llama"]()),
+    lambda: BertForPreTraining(BertConfig(**TINY_BERT)), lambda: BertForQuestionAnswering(BertConfig(**TINY_BERT)),
+    lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["bart"]()), lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["marian"]()),
+], ids=["gpt2", "llama", "bert-pretraining", "bert-qa", "bart", "marian"])
+def test_save_then_load_is_the_identity(tmp_path, build):
+    model = build()
+    model.save_pretrained(tmp_path)
+    loaded = from_pretrained(tmp_path)
+    assert type(loaded) is type(model)
+    original, reloaded = model.state_dict(), loaded.state_dict()
+    assert list(original) == list(reloaded)
+    for name in original:
+        np.testing.assert_array_equal(original[name], reloaded[name], err_msg=name)
+
+
+def test_original_transformer_has_no_hugging_face_equivalent(tmp_path):
+    with pytest.raises(UnsupportedModelError, match="no Hugging Face equivalent"):
+        EncoderDecoder(SEQ2SEQ_CONFIGS["transformer"]()).save_pretrained(tmp_path)
+
+
+# ---------------------------------------------------------------- bad input
+def test_token_id_beyond_the_vocabulary_is_named():
+    model = GPT(GPT_CONFIGS["gpt2"]())
+    with pytest.raises(IndexError, match=r"input_ids holds id 37, outside the vocabulary of 37 tokens \(0..36\)"):
+        model(np.array([[1, 37]]))
+
+
+def test_sequence_longer_than_the_position_table_is_named():
+    with pytest.raises(ValueError, match=r"reaches position 16, beyond the position table of 16 positions"):
+        GPT(GPT_CONFIGS["gpt2"]())(np.zeros((1, 17), dtype=np.int64))
+    with pytest.raises(ValueError, match="beyond the position table of 16"):
+        BertModel(BertConfig(**TINY_BERT))(np.zeros((1, 17), dtype=np.int64))
+
+
+def test_attention_mask_of_the_wrong_shape_is_named():
+    with pytest.raises(ValueError, match=r"attention_mask has shape \(2, 4\), expected \(batch, length\) = \(2, 5\)"):
+        GPT(GPT_CONFIGS["gpt2"]())(np.zeros((2, 5), dtype=np.int64), attention_mask=np.ones((2, 4)))
+
+
+def test_labels_of_the_wrong_shape_are_named():
+    ids = np.zeros((2, 5), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"labels have shape \(2, 4\), expected \(batch, length\) = \(2, 5\)"):
+        GPT(GPT_CONFIGS["gpt2"]())(ids, labels=np.zeros((2, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"labels have shape \(3,\), expected \(2,\)"):
+        BertForSequenceClassification(BertConfig(**TINY_BERT))(ids, labels=np.zeros(3, dtype=np.int64))
+
+
+def test_config_missing_a_field_is_named(tmp_path):
+    GPT(GPT_CONFIGS["gpt2"]()).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["n_embd"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"config.json \(model_type 'gpt2'\) is missing the field 'n_embd'"):
+        from_pretrained(tmp_path)
+
+
+def test_unsupported_model_type_is_named(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "mamba", "architectures": ["MambaForCausalLM"]}))
+    with pytest.raises(UnsupportedModelError, match=r"model_type 'mamba' is not supported; supported: \['bart', 'bert'"):
+        from_pretrained(tmp_path)
+
+
+def test_missing_and_unexpected_tensors_are_listed(tmp_path):
+    from npformer.io import load_file, save_file
+    GPT(GPT_CONFIGS["gpt2"]()).save_pretrained(tmp_path)
+    tensors = dict(load_file(tmp_path / "model.safetensors", mmap=False))
+    del tensors["transformer.h.1.mlp.c_fc.weight"]
+    tensors["transformer.h.1.mlp.extra"] = np.zeros(3, dtype=np.float32)
+    save_file(tensors, tmp_path / "model.safetensors")
+    with pytest.raises(CheckpointError) as info:
+        from_pretrained(tmp_path)
+    message = str(info.value)
+    assert "missing tensors (1): transformer.h.1.mlp.c_fc.weight" in message
+    assert "unexpected tensors (1): transformer.h.1.mlp.extra" in message
+    lenient = from_pretrained(tmp_path, strict=False)
+    assert lenient.load_report == {"missing": ["transformer.h.1.mlp.c_fc.weight"],
+                                   "unexpected": ["transformer.h.1.mlp.extra"]}
+
+
+def test_pickled_checkpoints_are_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+                                                      "vocab_size": 5, "n_positions": 4, "n_embd": 4, "n_layer": 1,
+                                                      "n_head": 1}))
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not opened")
+    with pytest.raises(CheckpointError, match="a pickle, which npformer never loads"):
+        from_pretrained(tmp_path)
+
+
+def test_checkpoint_dtype_is_kept_or_cast(tmp_path):
+    GPT(GPT_CONFIGS["llama"]()).save_pretrained(tmp_path)
+    assert from_pretrained(tmp_path).embed_tokens.weight.dtype == np.float32
+    assert from_pretrained(tmp_path, dtype=np.float64).embed_tokens.weight.dtype == np.float64
