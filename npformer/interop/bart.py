@@ -33,8 +33,8 @@ def config_from_hf(hf, architecture, dtype=None):
     if kind == "marian":
         if not hf.get("share_encoder_decoder_embeddings", True) or hf.get("decoder_vocab_size", common["vocab_size"]) != common["vocab_size"]:
             raise UnsupportedModelError("marian: separate decoder embeddings are not supported")
-        # Hugging Face builds the sinusoids in float32 even in a float64 model
-        return EncoderDecoderConfig.marian(sinusoidal_table_dtype="float32", **common)
+        # the preset rounds the sinusoids through float32, as Hugging Face does even in float64
+        return EncoderDecoderConfig.marian(**common)
     return EncoderDecoderConfig.bart(**common)
 
 

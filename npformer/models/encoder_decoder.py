@@ -25,7 +25,7 @@ from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module
 from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding
 from ..nn.transformer import TransformerDecoder, TransformerEncoder
-from .common import PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
+from .common import GenerationMixin, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
 
 
@@ -78,6 +78,7 @@ class EncoderDecoderConfig:
     def marian(cls, **overrides):
         options = dict(vocab_size=58101, d_model=512, n_heads=8, encoder_layers=6, decoder_layers=6, d_ff=2048,
                        activation="silu", position="sinusoidal", sinusoidal_layout="half", max_positions=512,
+                       sinusoidal_table_dtype="float32",         # as Hugging Face's Marian builds it
                        scale_embedding=True, final_logits_bias=True, label_smoothing=0.0, pad_token_id=58100,
                        bos_token_id=0, eos_token_id=0, decoder_start_token_id=58100)
         options.update(overrides)
@@ -87,7 +88,7 @@ class EncoderDecoderConfig:
         return asdict(self)
 
 
-class EncoderDecoder(Module, PretrainedMixin):
+class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
     def __init__(self, config: EncoderDecoderConfig, dtype=None, generator=None):
         super().__init__()
         self.config = c = config
