@@ -69,6 +69,19 @@ def causal_lm_loss(logits, labels, vocab_size):
     return F.cross_entropy(shifted, Tensor._make(labels[:, 1:].reshape(-1), False, None, 0))
 
 
+class GenerationMixin:
+    """model.generate / model.stream for the families that can decode (npformer.generation,
+    a floor above the models, imported on use)."""
+
+    def generate(self, input_ids, attention_mask=None, **options):
+        from ..generation import generate
+        return generate(self, input_ids, attention_mask, **options)
+
+    def stream(self, input_ids, attention_mask=None, **options):
+        from ..generation import stream
+        return stream(self, input_ids, attention_mask, **options)
+
+
 class PretrainedMixin:
     """save_pretrained / from_pretrained for Hugging Face checkpoint folders. The conversion
     tables live in npformer.interop, a floor above the models; they are imported on use."""

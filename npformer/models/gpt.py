@@ -21,7 +21,8 @@ from ..nn.layers import Dropout, Embedding, Linear
 from ..nn.module import Module
 from ..nn.positional import ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding
 from ..nn.transformer import TransformerDecoder
-from .common import PretrainedMixin, as_ids, causal_lm_loss, check_positions, init_weights, padding_mask
+from .common import (GenerationMixin, PretrainedMixin, as_ids, causal_lm_loss, check_positions, init_weights,
+                     padding_mask)
 from .output import ModelOutput
 
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
@@ -75,7 +76,7 @@ class GPTConfig:
         return asdict(self)
 
 
-class GPT(Module, PretrainedMixin):
+class GPT(Module, PretrainedMixin, GenerationMixin):
     def __init__(self, config: GPTConfig, dtype=None, generator=None):
         super().__init__()
         self.config = c = config
