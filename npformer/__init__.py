@@ -2,7 +2,7 @@
 
 Importing npformer imports NumPy and nothing else.
 """
-from . import autograd, data, functional, io, nn, ops, optim
+from . import autograd, data, functional, io, nn, ops, optim, tokenizers
 from .autograd import (Function, Generator, GradcheckError, Tensor, default_generator, gradcheck_parameters,
                        enable_grad, get_default_dtype, gradcheck, is_grad_enabled,
                        manual_seed, no_grad, set_default_dtype, set_grad_enabled, tensor)

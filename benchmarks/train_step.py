@@ -1,0 +1,198 @@
+"""Milliseconds per training step (forward, backward, AdamW) of the same GPT in npformer and in
+PyTorch eager, in one run with the same threads.
+
+    python benchmarks/train_step.py [--threads N] [--steps N] [--configs tiny,small,gpt2mini]
+
+Configurations (no biases, GELU-tanh, tied embeddings, learned positions, causal attention):
+
+    tiny       4L/4H/128d, T=64,  B=12, V=65        nanoGPT's CPU baby GPT
+    small      6L/6H/384d, T=256, B=8,  V=65
+    gpt2mini   4L/4H/256d, T=128, B=8,  V=50,257
+
+Each (library, configuration) runs in its own process, so its peak memory is its own; the
+table shows ms/step (median), the ratio to torch, the fraction of this machine's float32
+matmul peak (measured here with one large np.matmul) that the step's matmul FLOPs reach, and
+the peak resident memory above the process's baseline. The last line is one JSON object.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+CONFIGS = {
+    "tiny": dict(n_layers=4, n_heads=4, d_model=128, block=64, batch=12, vocab=65),
+    "small": dict(n_layers=6, n_heads=6, d_model=384, block=256, batch=8, vocab=65),
+    "gpt2mini": dict(n_layers=4, n_heads=4, d_model=256, block=128, batch=8, vocab=50257),
+}
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def step_flops(c):
+    """Matmul FLOPs of forward + backward (3x forward) for one batch."""
+    tokens, d, layers = c["batch"] * c["block"], c["d_model"], c["n_layers"]
+    per_token = layers * (2 * 4 * d * d + 2 * 8 * d * d + 2 * 2 * c["block"] * d) + 2 * d * c["vocab"]
+    return 3 * per_token * tokens
+
+
+def run_one(library, name, steps, threads):
+    """Child process: build the model, time steps, report ms and peak memory."""
+    import resource
+    import time
+
+    import numpy as np
+    c = CONFIGS[name]
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, c["vocab"], (c["batch"], c["block"]))
+    y = rng.integers(0, c["vocab"], (c["batch"], c["block"]))
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if library == "npformer":
+        sys.path.insert(0, ROOT)
+        import npformer as nf
+        import npformer.functional as F
+        from npformer import optim
+        from npformer.models import GPT, GPTConfig
+        nf.manual_seed(0)
+        model = GPT(GPTConfig.gpt2(vocab_size=c["vocab"], max_positions=c["block"], d_model=c["d_model"],
+                                   n_layers=c["n_layers"], n_heads=c["n_heads"], bias=False))
+        decay = [p for p in model.parameters() if p.ndim >= 2]
+        rest = [p for p in model.parameters() if p.ndim < 2]
+        optimizer = optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                                lr=1e-3, betas=(0.9, 0.99))
+        target = nf.tensor(y.reshape(-1))
+
+        def step():
+            logits = model(x).logits
+            F.cross_entropy(logits.reshape(-1, c["vocab"]), target).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    else:
+        import torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        model = TorchGPT(c)
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        rest = [p for p in model.parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                                      lr=1e-3, betas=(0.9, 0.99), foreach=True)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y.reshape(-1))
+
+        def step():
+            logits = model(tx)
+            torch.nn.functional.cross_entropy(logits.view(-1, c["vocab"]), ty).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"ms": 1e3 * float(np.median(times)), "peak_mb": (peak - baseline) / 1024}))
+
+
+def _torch_gpt():
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            d = c["d_model"]
+            self.heads = c["n_heads"]
+            self.ln1, self.ln2 = nn.LayerNorm(d, bias=False), nn.LayerNorm(d, bias=False)
+            self.qkv, self.proj = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
+            self.up, self.down = nn.Linear(d, 4 * d, bias=False), nn.Linear(4 * d, d, bias=False)
+
+        def forward(self, x):
+            b, t, d = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+            q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
+            return x + self.down(torch.nn.functional.gelu(self.up(self.ln2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(c["vocab"], c["d_model"]), nn.Embedding(c["block"], c["d_model"])
+            self.blocks = nn.ModuleList(Block(c) for _ in range(c["n_layers"]))
+            self.ln_f = nn.LayerNorm(c["d_model"], bias=False)
+            self.head = nn.Linear(c["d_model"], c["vocab"], bias=False)
+            self.head.weight = self.wte.weight
+
+        def forward(self, ids):
+            x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.ln_f(x))
+
+    return GPT
+
+
+def TorchGPT(c):
+    return _torch_gpt()(c)
+
+
+def matmul_peak_gflops():
+    import time
+
+    import numpy as np
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    a @ a
+    best = min(_time(lambda: a @ a) for _ in range(5))
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def _time(fn):
+    import time
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--configs", default="tiny,small,gpt2mini")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(args.threads)
+    if args.child:
+        run_one(args.child[0], args.child[1], args.steps, args.threads)
+        return
+    peak = matmul_peak_gflops()
+    print(f"ms per training step (forward, backward, AdamW), float32, {args.threads} threads, median of "
+          f"{args.steps}; float32 matmul peak here: {peak:.0f} GFLOP/s")
+    header = (f"{'config':<10} {'npformer ms':>12} {'torch ms':>10} {'ratio':>7} {'npformer % peak':>16} "
+              f"{'torch % peak':>13} {'npformer MB':>12} {'torch MB':>9}")
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for name in args.configs.split(","):
+        row = {}
+        for library in ("npformer", "torch"):
+            out = subprocess.run([sys.executable, __file__, "--child", library, name, "--steps", str(args.steps),
+                                  "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+            row[library] = json.loads(out.stdout.strip().splitlines()[-1])
+        flops = step_flops(CONFIGS[name])
+        ours, theirs = row["npformer"], row["torch"]
+        results[name] = {"npformer_ms": round(ours["ms"], 2), "torch_ms": round(theirs["ms"], 2),
+                         "ratio": round(ours["ms"] / theirs["ms"], 3),
+                         "npformer_peak_fraction": round(flops / (ours["ms"] / 1e3) / (peak * 1e9), 4),
+                         "torch_peak_fraction": round(flops / (theirs["ms"] / 1e3) / (peak * 1e9), 4),
+                         "npformer_peak_mb": round(ours["peak_mb"], 1), "torch_peak_mb": round(theirs["peak_mb"], 1)}
+        r = results[name]
+        print(f"{name:<10} {r['npformer_ms']:>12.1f} {r['torch_ms']:>10.1f} {r['ratio']:>7.2f} "
+              f"{100 * r['npformer_peak_fraction']:>15.1f}% {100 * r['torch_peak_fraction']:>12.1f}% "
+              f"{r['npformer_peak_mb']:>12.0f} {r['torch_peak_mb']:>9.0f}")
+    print(json.dumps({"benchmark": "train_step", "threads": args.threads, "matmul_peak_gflops": round(peak, 1),
+                      "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""What ``npformer train`` trains: a task owns its model, its data and its loss.
+
+    gpt      a causal LM on a corpus (character or byte-level BPE tokens), random blocks
+    bert     BERT's masked-LM pretraining on the same corpus, [CLS] block [SEP], 80/10/10 masks
+    seq2seq  an encoder-decoder on a generated task (reverse or sort a sequence of symbols),
+             scored by exact-match accuracy of its greedy decoding
+
+Each task: ``batch(split, generator)``, ``loss(batch)``, ``metrics()`` (beyond the losses),
+``tokens_per_batch``, ``files()`` (what a checkpoint must hold besides the weights, e.g. the
+tokenizer), ``state()``, and ``samples()`` to show what the model learned.
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from . import functional as F
+from .autograd.random import Generator
+from .autograd.tensor import Tensor
+from .data import (CorpusError, load_corpus, mask_tokens, pad_batch, random_blocks, synthetic_pairs,
+                   train_val_split)
+from .generation import generate
+from .models import BertConfig, BertForMaskedLM, EncoderDecoder, EncoderDecoderConfig, GPT, GPTConfig
+from .tokenizers import ByteLevelBPETokenizer, CharTokenizer
+from .tokenizers import load as load_tokenizer
+
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def make_task(config, resume_state=None):
+    kind = {"gpt": LanguageModelTask, "bert": MaskedLanguageModelTask, "seq2seq": SequenceTask}[config.model]
+    return kind(config, checkpoint=None if resume_state is None else resume_state[0])
+
+
+def _tokenizer_files(tokenizer):
+    with tempfile.TemporaryDirectory() as directory:
+        tokenizer.save(directory)
+        files = {}
+        for name in sorted(os.listdir(directory)):
+            with open(os.path.join(directory, name), "rb") as f:
+                files[name] = f.read()
+        return files
+
+
+class _CorpusTask:
+    """Shared by the corpus tasks: the text, its tokenizer and the token stream's split."""
+
+    def __init__(self, config, checkpoint, specials):
+        self.config = config
+        text = load_corpus(config.data)
+        if checkpoint is not None:
+            self.tokenizer = load_tokenizer(checkpoint)
+        elif config.tokenizer == "char":
+            roles = dict(unk_token="[UNK]") if specials else {}
+            self.tokenizer = CharTokenizer.train(text, special_tokens=[s for s in specials if s != "[UNK]"], **roles)
+        else:
+            self.tokenizer = ByteLevelBPETokenizer.train(text, vocab_size=config.bpe_vocab_size, min_frequency=2,
+                                                         special_tokens=list(specials))
+        for special in specials:
+            if self.tokenizer.token_to_id(special) is None:
+                raise CorpusError(f"the tokenizer has no {special} token, which the {config.model} task needs")
+        ids = np.asarray(self.tokenizer.encode(text, add_special_tokens=False), dtype=np.int64)
+        self.train_ids, self.val_ids = train_val_split(ids)
+        needed = config.block_size + 1
+        for split, part in (("training", self.train_ids), ("validation", self.val_ids)):
+            if len(part) < needed + 1:
+                raise CorpusError(f"the {split} split has {len(part)} tokens, too few for block_size "
+                                  f"{config.block_size}: use a smaller --block-size or a larger corpus")
+        self.vocab_size = len(self.tokenizer)
+
+    def split(self, name):
+        return self.train_ids if name == "train" else self.val_ids
+
+    def files(self):
+        return _tokenizer_files(self.tokenizer)
+
+    def state(self):
+        return {"vocab_size": self.vocab_size}
+
+
+class LanguageModelTask(_CorpusTask):
+    def __init__(self, config, checkpoint=None):
+        super().__init__(config, checkpoint, specials=())
+        c = config
+        self.model = GPT(GPTConfig.gpt2(vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model,
+                                        n_layers=c.n_layers, n_heads=c.n_heads, bias=c.bias, dropout=c.dropout,
+                                        embedding_dropout=c.dropout, attention_dropout=c.dropout))
+        self.tokens_per_batch = c.batch_size * c.block_size
+        self.description = f"a {c.tokenizer}-level GPT ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
+
+    def batch(self, split, generator):
+        return random_blocks(self.split(split), self.config.batch_size, self.config.block_size, generator)
+
+    def loss(self, batch):
+        x, y = batch
+        logits = self.model(x).logits                                            # (B, T, vocab)
+        # every position predicts its successor: y is x shifted by one (nanoGPT's targets)
+        return F.cross_entropy(logits.reshape(-1, self.vocab_size), Tensor._make(y.reshape(-1), False, None, 0))
+
+    def metrics(self):
+        return {}
+
+    def samples(self, count, length, temperature=0.8, top_k=40, seed=0, prompt=None):
+        prompt_ids = (self.tokenizer.encode(prompt, add_special_tokens=False) if prompt
+                      else self.train_ids[:1].tolist())
+        length = min(length, self.config.block_size - len(prompt_ids))
+        out = generate(self.model, np.tile(np.asarray(prompt_ids, np.int64), (count, 1)), max_new_tokens=length,
+                       do_sample=True, temperature=temperature, top_k=top_k, generator=Generator(seed))
+        return [self.tokenizer.decode(row.tolist()) for row in out]
+
+
+class MaskedLanguageModelTask(_CorpusTask):
+    def __init__(self, config, checkpoint=None):
+        super().__init__(config, checkpoint, specials=BERT_SPECIALS)
+        c = config
+        self.ids = {name: self.tokenizer.token_to_id(name) for name in BERT_SPECIALS}
+        self.model = BertForMaskedLM(BertConfig(
+            vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model, n_layers=c.n_layers,
+            n_heads=c.n_heads, d_ff=4 * c.d_model, dropout=c.dropout, attention_dropout=c.dropout,
+            pad_token_id=self.ids["[PAD]"], type_vocab_size=2))
+        self.tokens_per_batch = c.batch_size * c.block_size
+        self.description = f"BERT masked-LM pretraining ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
+        self._last_accuracy = None
+
+    def batch(self, split, generator):
+        body, _ = random_blocks(self.split(split), self.config.batch_size, self.config.block_size - 2, generator)
+        ids = np.concatenate([np.full((len(body), 1), self.ids["[CLS]"]), body,
+                              np.full((len(body), 1), self.ids["[SEP]"])], axis=1)
+        corrupted, labels = mask_tokens(ids, self.ids["[MASK]"], self.vocab_size,
+                                        special_ids=[self.ids[s] for s in BERT_SPECIALS], generator=generator)
+        return corrupted, labels
+
+    def loss(self, batch):
+        ids, labels = batch
+        return self.model(ids, labels=labels).loss
+
+    def metrics(self):
+        """Accuracy of the masked-token predictions on validation batches."""
+        generator, right, total = Generator(self.config.seed + 11), 0, 0
+        for _ in range(self.config.eval_steps):
+            ids, labels = self.batch("val", generator)
+            predicted = self.model(ids).logits.data.argmax(-1)
+            chosen = labels != -100
+            right += int((predicted[chosen] == labels[chosen]).sum())
+            total += int(chosen.sum())
+        return {"masked_accuracy": right / max(total, 1)}
+
+    def samples(self, count, length, seed=0, **unused):
+        """A few validation blocks with some words masked, and what the model fills in."""
+        ids, labels = self.batch("val", Generator(seed))
+        predicted = self.model(ids[:count]).logits.data.argmax(-1)
+        lines = []
+        for row, label_row, guess in zip(ids[:count], labels[:count], predicted):
+            shown = [self.tokenizer.decode([t]) if lab == -100 else f"[{self.tokenizer.decode([g])}]"
+                     for t, lab, g in zip(row[1:-1].tolist(), label_row[1:-1].tolist(), guess[1:-1].tolist())]
+            lines.append("".join(shown))
+        return lines
+
+
+class SequenceTask:
+    """A generated task with a fixed vocabulary: 0 pad, 1 bos, 2 eos, 3.. symbols."""
+
+    PAD, BOS, EOS = 0, 1, 2
+
+    def __init__(self, config, checkpoint=None):
+        c = self.config = config
+        self.vocab_size = 13                                      # 10 symbols
+        self.max_length = max(4, min(c.block_size - 2, 12))
+        self.model = EncoderDecoder(EncoderDecoderConfig.transformer(
+            vocab_size=self.vocab_size, d_model=c.d_model, n_heads=c.n_heads, encoder_layers=c.n_layers,
+            decoder_layers=c.n_layers, d_ff=4 * c.d_model, max_positions=self.max_length + 2, dropout=c.dropout,
+            label_smoothing=0.0, pad_token_id=self.PAD, bos_token_id=self.BOS, eos_token_id=self.EOS,
+            decoder_start_token_id=self.BOS, bias=c.bias))
+        self.tokens_per_batch = c.batch_size * (self.max_length + 1)
+        self.description = f"an encoder-decoder on '{c.task}' ({c.n_layers}+{c.n_layers}L/{c.n_heads}H/{c.d_model}d)"
+        self.validation = synthetic_pairs(c.task, 200, self.vocab_size, 3, self.max_length, generator=Generator(c.seed + 99))
+
+    def _pairs(self, split, generator, count):
+        if split == "val":
+            picks = generator.numpy.integers(0, len(self.validation), size=count)
+            return [self.validation[i] for i in picks]
+        return synthetic_pairs(self.config.task, count, self.vocab_size, 3, self.max_length, generator=generator)
+
+    def batch(self, split, generator):
+        pairs = self._pairs(split, generator, self.config.batch_size)
+        source, source_mask = pad_batch([s for s, _ in pairs], self.PAD)
+        target, _ = pad_batch([t for _, t in pairs], self.PAD, suffix=[self.EOS])
+        labels = np.where(target == self.PAD, -100, target)
+        return source, source_mask, labels
+
+    def loss(self, batch):
+        source, mask, labels = batch
+        return self.model(source, mask, labels=labels).loss
+
+    def predict(self, sources):
+        source, mask = pad_batch(sources, self.PAD)
+        out = generate(self.model, source, mask, max_new_tokens=self.max_length + 1, eos_token_id=self.EOS,
+                       pad_token_id=self.PAD)
+        results = []
+        for row in out[:, 1:].tolist():
+            results.append(row[:row.index(self.EOS)] if self.EOS in row else row)
+        return results
+
+    def metrics(self):
+        """Exact-match accuracy of greedy decoding on the validation pairs."""
+        predictions = self.predict([s for s, _ in self.validation])
+        exact = [p == t.tolist() for p, (_, t) in zip(predictions, self.validation)]
+        return {"exact_match": float(np.mean(exact))}
+
+    def samples(self, count, length=None, seed=0, **unused):
+        pairs = self.validation[:count]
+        return [f"{' '.join(map(str, s.tolist()))} -> {' '.join(map(str, p))}"
+                for (s, _), p in zip(pairs, self.predict([s for s, _ in pairs]))]
+
+    def files(self):
+        return {}
+
+    def state(self):
+        return {"vocab_size": self.vocab_size}
