@@ -137,7 +137,6 @@ def TorchGPT(c):
 
 
 def matmul_peak_gflops():
-    import time
 
     import numpy as np
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
