@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from npformer.train import TrainConfig, Trainer  # noqa: E402
 
-NANOGPT = dict(n_layers=4, n_heads=4, d_model=128, block_size=64, dropout=0.0, bias=False, batch_size=12,
+NANOGPT = dict(n_layers=4, n_heads=4, d_model=128, block_size=64, dropout=0.0, bias=False, activation="gelu",
+               batch_size=12,
                max_steps=2000, lr=1e-3, min_lr=1e-4, warmup_steps=100, lr_decay_steps=2000, weight_decay=0.1,
                decay_embeddings=True, beta1=0.9, beta2=0.99, grad_clip=1.0, eval_interval=250, eval_steps=20,
                tokenizer="char", model="gpt")

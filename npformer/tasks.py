@@ -84,7 +84,8 @@ class LanguageModelTask(_CorpusTask):
         c = config
         self.model = GPT(GPTConfig.gpt2(vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model,
                                         n_layers=c.n_layers, n_heads=c.n_heads, bias=c.bias, dropout=c.dropout,
-                                        embedding_dropout=c.dropout, attention_dropout=c.dropout))
+                                        embedding_dropout=c.dropout, attention_dropout=c.dropout,
+                                        activation=c.activation))
         self.tokens_per_batch = c.batch_size * c.block_size
         self.description = f"a {c.tokenizer}-level GPT ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
 
@@ -117,7 +118,7 @@ class MaskedLanguageModelTask(_CorpusTask):
         self.model = BertForMaskedLM(BertConfig(
             vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model, n_layers=c.n_layers,
             n_heads=c.n_heads, d_ff=4 * c.d_model, dropout=c.dropout, attention_dropout=c.dropout,
-            pad_token_id=self.ids["[PAD]"], type_vocab_size=2))
+            pad_token_id=self.ids["[PAD]"], type_vocab_size=2, activation=c.activation))
         self.tokens_per_batch = c.batch_size * c.block_size
         self.description = f"BERT masked-LM pretraining ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
         self._last_accuracy = None

@@ -41,6 +41,7 @@ class TrainConfig:
     block_size: int = 64
     dropout: float = 0.0
     bias: bool = False
+    activation: str = "gelu"                # nanoGPT's MLP uses the exact GELU
     # the optimization (nanoGPT's CPU "baby GPT" settings by default)
     batch_size: int = 12
     grad_accumulation: int = 1
@@ -88,7 +89,8 @@ class TrainConfig:
         return cls(**values)
 
     # the options that shape the model and the data: a resumed run must agree on these
-    SHAPE = ("model", "tokenizer", "bpe_vocab_size", "task", "n_layers", "n_heads", "d_model", "block_size", "bias")
+    SHAPE = ("model", "tokenizer", "bpe_vocab_size", "task", "n_layers", "n_heads", "d_model", "block_size", "bias",
+             "activation")
 
 
 class Trainer:
