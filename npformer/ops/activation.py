@@ -10,6 +10,12 @@
 Phi is written with erfc rather than 1 + erf: for very negative x, 1 + erf(x/sqrt 2) cancels
 to nothing while erfc keeps full relative accuracy, so gelu's small negative tail is right.
 NumPy has no erf; npformer.ops.special provides one accurate to float64 rounding.
+
+For float32 that accuracy costs ~100 array passes, so float32 inputs take a float32 formula
+instead (2.5x faster, measured): erfc(z) = t exp(-z^2 + P(2t - 1)), t = 1 / (1 + z/2), z >= 0,
+with P of degree 10 fitted by least squares to log(erfc(z) / t) + z^2 on z in [0, 9] against the
+float64 erfc (the fitting error is 2e-8 relative). Evaluated in float32, Phi's absolute error is
+below 2e-7 (about 3 float32 ulps at 1/2; tests/ops/test_fused.py bounds it).
 """
 import math
 
@@ -20,16 +26,46 @@ from .elementwise import sigmoid_array
 from .special import erfc
 
 SQRT_HALF = math.sqrt(0.5)
+# P's coefficients, highest degree first (see the module docstring for the fit)
+ERFC_FLOAT32 = np.array([
+    -0.00014844905166962283, 0.0005383815180046228, -5.427702541594365e-05, -0.0023087601571869154,
+    0.0017222512456584334, 0.008821170021812437, -0.009866941626241781, -0.046895496293269175,
+    0.047342988925919906, 0.6726432225633859, -0.6717940812116827], dtype=np.float32)
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 TANH_CUBIC = 0.044715
+
+
+def normal_cdf_float32(x):
+    """Phi(x) of a float32 array in float32 arithmetic (see the module docstring)."""
+    one, half = np.float32(1), np.float32(0.5)
+    z = np.abs(x) * np.float32(SQRT_HALF)
+    t = one / (one + half * z)
+    u = np.float32(2) * t
+    u -= one
+    p = np.full_like(z, ERFC_FLOAT32[0])
+    for c in ERFC_FLOAT32[1:]:
+        p *= u
+        p += c
+    p -= z * z
+    np.exp(p, out=p)
+    p *= t
+    p *= half
+    # p = erfc(|x|/sqrt 2) / 2 = Phi(-|x|), so Phi(x) = p + [x >= 0] (1 - 2p): exactly p in the
+    # negative tail (no 1 - (1 - p) rounding it away), branch-free (np.where on random signs
+    # measured 6x slower here).
+    flip = p * np.float32(-2)
+    flip += one
+    flip *= x >= 0
+    flip += p
+    return flip
 
 
 class GELU(Function):
     @staticmethod
     def forward(ctx, x, approximate="none"):
         if approximate == "none":
-            cdf = 0.5 * erfc(-SQRT_HALF * x)                                # Phi(x)
+            cdf = normal_cdf_float32(x) if x.dtype == np.float32 else 0.5 * erfc(-SQRT_HALF * x)   # Phi(x)
             ctx.x, ctx.cdf, ctx.approximate = x, cdf, approximate
             return x * cdf
         if approximate == "tanh":

@@ -87,11 +87,12 @@ class ScaledDotProductAttention(Function):
         scores = np.matmul(q, np.swapaxes(k, -1, -2))                   # (..., L, S)
         if bias is not None:
             scores += bias
-        if is_causal:
-            causal = np.tril(np.ones((L, S), dtype=bool))
-            allowed = causal if allowed is None else allowed & causal
+        # Masks become small additive arrays (0 or -inf) broadcast onto the scores: one
+        # branch-free pass, where a masked copy over the scores measured several times slower.
         if allowed is not None:
-            np.copyto(scores, -np.inf, where=~allowed)
+            scores += np.where(allowed, 0, -np.inf).astype(scores.dtype)
+        if is_causal:
+            scores += np.triu(np.full((L, S), -np.inf, dtype=scores.dtype), 1)
         p = _softmax_in_place(scores)                                    # (..., L, S)
         dropped, keep = _dropout(p, rng, dropout_p)
         out = np.matmul(dropped, v)                                      # (..., L, Ev)

@@ -326,3 +326,15 @@ def test_layer_norm_shape_errors_name_the_shapes():
         F.layer_norm(nf.randn(2, 4), 5)
     with pytest.raises(ValueError, match=r"weight has shape \(3,\), expected normalized_shape \(4,\)"):
         F.layer_norm(nf.randn(2, 4), 4, nf.ones(3))
+
+
+def test_float32_normal_cdf_is_within_its_documented_bound():
+    from npformer.ops.activation import normal_cdf_float32
+    from npformer.ops.special import erfc
+    x = np.linspace(-12, 12, 2_000_001).astype(np.float32)
+    exact = 0.5 * erfc(-x.astype(np.float64) / np.sqrt(2.0))
+    fast = normal_cdf_float32(x)
+    assert fast.dtype == np.float32
+    assert np.abs(fast - exact).max() < 2e-7
+    assert np.all(fast[x < -2] > 0)                      # the small tail keeps its relative shape
+    np.testing.assert_allclose(fast[(x < -2) & (x > -8)], exact[(x < -2) & (x > -8)], rtol=2e-5)
