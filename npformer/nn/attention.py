@@ -67,9 +67,16 @@ class KVCache:
         return self.keys[:, :, :self.length], self.values[:, :, :self.length]
 
     def reorder(self, batch_index):
-        """Keep the batch rows ``batch_index`` (beam search reorders hypotheses)."""
-        self.keys = self.keys[batch_index]
-        self.values = self.values[batch_index]
+        """Keep the batch rows ``batch_index`` (beam search reorders hypotheses). With as many
+        rows as before, only the filled positions are copied, in place."""
+        batch_index = np.asarray(batch_index)
+        if len(batch_index) == self.keys.shape[0]:
+            filled = self.length
+            self.keys[:, :, :filled] = self.keys[batch_index, :, :filled]
+            self.values[:, :, :filled] = self.values[batch_index, :, :filled]
+        else:
+            self.keys = self.keys[batch_index]
+            self.values = self.values[batch_index]
 
     def reset(self):
         self.length = 0

@@ -22,7 +22,12 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"bias has shape {bias.shape}, expected ({weight.shape[0]},)")
         rows = x.reshape(-1, weight.shape[1])                              # (M, in)
-        y = rows @ weight.T                                                # (M, out)
+        if rows.shape[0] <= 16:
+            # a few rows (decoding): OpenBLAS multiplies W (out, in) by rows^T 2x faster than
+            # rows by W^T here (8 x (1024, 256): 112 vs 255 us, measured)
+            y = np.ascontiguousarray((weight @ rows.T).T)                  # (M, out)
+        else:
+            y = rows @ weight.T                                            # (M, out)
         if bias is not None:
             y += bias
         need_x, need_w, _ = ctx.needs_input_grad
