@@ -12,7 +12,7 @@ Configurations (no biases, GELU-tanh, tied embeddings, learned positions, causal
 Each (library, configuration) runs in its own process, so its peak memory is its own; the
 table shows ms/step (median), the ratio to torch, the fraction of this machine's float32
 matmul peak (measured here with one large np.matmul) that the step's matmul FLOPs reach, and
-the peak resident memory above the process's baseline. The last line is one JSON object.
+the peak resident memory above the process's baseline after its imports. The last line is one JSON object.
 """
 import argparse
 import json
@@ -45,7 +45,6 @@ def run_one(library, name, steps, threads):
     rng = np.random.default_rng(0)
     x = rng.integers(0, c["vocab"], (c["batch"], c["block"]))
     y = rng.integers(0, c["vocab"], (c["batch"], c["block"]))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if library == "npformer":
         sys.path.insert(0, ROOT)
         import npformer as nf
@@ -53,6 +52,7 @@ def run_one(library, name, steps, threads):
         from npformer import optim
         from npformer.models import GPT, GPTConfig
         nf.manual_seed(0)
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss           # after the imports
         model = GPT(GPTConfig.gpt2(vocab_size=c["vocab"], max_positions=c["block"], d_model=c["d_model"],
                                    n_layers=c["n_layers"], n_heads=c["n_heads"], bias=False))
         decay = [p for p in model.parameters() if p.ndim >= 2]
@@ -70,6 +70,7 @@ def run_one(library, name, steps, threads):
         import torch
         torch.set_num_threads(threads)
         torch.manual_seed(0)
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss           # after the imports
         model = TorchGPT(c)
         decay = [p for p in model.parameters() if p.dim() >= 2]
         rest = [p for p in model.parameters() if p.dim() < 2]
