@@ -3,10 +3,10 @@ shards listed in model.safetensors.index.json. Only safetensors: loading never u
 pytorch_model.bin folders are refused with a message saying how to convert them."""
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ..io.atomic import write_atomic
 from ..io.safetensors import load_file, save_file
 
 SINGLE = "model.safetensors"
@@ -86,17 +86,7 @@ def write_folder(directory, config, tensors, max_shard_size=None):
 
 
 def _write_json(path, value):
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=2, sort_keys=True, default=_json_default)
-            f.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomic(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
 def _json_default(value):

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 
+from .atomic import fsync_directory, write_atomic
 from .safetensors import load_file, save_file
 
 LATEST = "latest.json"
@@ -40,17 +41,17 @@ def save_checkpoint(run_dir, step, model_state, optimizer_arrays, meta, extra_fi
     try:
         save_file(dict(model_state), os.path.join(staging, "model.safetensors"))
         save_file(dict(optimizer_arrays), os.path.join(staging, "optimizer.safetensors"))
-        _write(os.path.join(staging, "trainer.json"), json.dumps(meta, indent=2, sort_keys=True))
+        write_atomic(os.path.join(staging, "trainer.json"), json.dumps(meta, indent=2, sort_keys=True))
         for file_name, content in (extra_files or {}).items():
             if os.path.basename(file_name) != file_name or file_name in FILES:
                 raise CheckpointError(f"extra checkpoint file name {file_name!r} is not allowed")
-            _write(os.path.join(staging, file_name), content)
-        _fsync_directory(staging)
+            write_atomic(os.path.join(staging, file_name), content)
+        fsync_directory(staging)
         if os.path.exists(final):                 # the same step again (e.g. a resumed run): replace it
             shutil.rmtree(final)
         os.rename(staging, final)
-        _write(os.path.join(run_dir, LATEST), json.dumps({"checkpoint": name}))
-        _fsync_directory(run_dir)
+        write_atomic(os.path.join(run_dir, LATEST), json.dumps({"checkpoint": name}))
+        fsync_directory(run_dir)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise CheckpointError(f"could not write the checkpoint for step {step} in {run_dir}: {error.strerror or error}"
@@ -91,34 +92,6 @@ def load_checkpoint(path):
     model_state = load_file(os.path.join(path, "model.safetensors"), mmap=False)
     optimizer_arrays = load_file(os.path.join(path, "optimizer.safetensors"), mmap=False)
     return path, model_state, optimizer_arrays, meta
-
-
-def _write(path, content):
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def _fsync_directory(path):
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def _prune(run_dir, keep, current):
