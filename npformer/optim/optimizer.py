@@ -202,7 +202,8 @@ class Optimizer:
         return loss
 
     def _update(self, param, grad, group, state):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is an Optimizer without an update rule: subclasses "
+                                  f"define _update(param, grad, group, state)")
 
     # ------------------------------------------------------------------ state
     def state_dict(self):

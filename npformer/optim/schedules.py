@@ -88,7 +88,7 @@ class Schedule:
     """Base class: ``lr_at(step)`` is the learning rate of step ``step`` (an int >= 0)."""
 
     def lr_at(self, step):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is a Schedule without lr_at(step): subclasses define it")
 
     def __call__(self, step):
         return self.lr_at(step)

@@ -247,10 +247,10 @@ class Tokenizer:
         return text
 
     def _encode_normalized(self, text):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a tokenizer kind defines _encode_normalized(text)")
 
     def _decode_tokens(self, tokens):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a tokenizer kind defines _decode_tokens(tokens)")
 
     def _post_process(self, ids, pair_ids=None):
         """(ids, token_type_ids) of one sequence or a pair with its special tokens."""
