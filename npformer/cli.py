@@ -81,7 +81,9 @@ def _add_train_options(parser):
 
 
 def run_train(args):
+    from .runtime import retain_freed_memory
     from .train import TrainConfig, Trainer
+    retain_freed_memory()                   # a training process: reuse freed memory (npformer/runtime.py)
     options = {}
     if args.config:
         with open(args.config, encoding="utf-8") as f:

@@ -8,11 +8,12 @@ from .corpus import CorpusError
 
 def train_val_split(ids, val_fraction=0.1):
     """The first (1 - val_fraction) of the stream for training, the rest for validation
-    (nanoGPT's split: contiguous, so no validation text leaks into training windows)."""
+    (nanoGPT's split: contiguous, so no validation text leaks into training windows; the cut
+    truncates as nanoGPT's prepare.py does, ``int(n * 0.9)``, so both see the same characters)."""
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     ids = np.asarray(ids)
-    cut = int(round(len(ids) * (1 - val_fraction)))
+    cut = int(len(ids) * (1 - val_fraction))
     return ids[:cut], ids[cut:]
 
 

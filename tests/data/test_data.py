@@ -52,6 +52,14 @@ def test_split_is_contiguous_and_deterministic():
         train_val_split(np.arange(10), val_fraction=1.0)
 
 
+def test_split_cuts_where_nanogpt_cuts():
+    # nanoGPT's prepare.py: train = data[:int(n * 0.9)]; Tiny Shakespeare has n = 1,115,394
+    # characters, where rounding instead of truncating would move one character (1,003,855)
+    n = 1_115_394
+    train, val = train_val_split(np.arange(n))
+    assert len(train) == int(n * 0.9) == 1_003_854 and len(val) == n - 1_003_854
+
+
 def test_random_blocks_are_shifted_windows_and_repeat_for_a_seed():
     ids = np.arange(1000)
     x, y = random_blocks(ids, 4, 16, generator=nf.Generator(0))
