@@ -78,6 +78,7 @@ def run_one(library, name, steps, threads, malloc):
             optimizer.zero_grad()
     else:
         import torch
+        from torch_gpt import TorchGPT              # this directory is the script's, so on sys.path
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss           # after the imports
@@ -102,49 +103,6 @@ def run_one(library, name, steps, threads, malloc):
         times.append(time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"ms": 1e3 * float(np.median(times)), "peak_mb": (peak - baseline) / 1024}))
-
-
-def _torch_gpt():
-    import torch
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            d = c["d_model"]
-            self.heads = c["n_heads"]
-            self.ln1, self.ln2 = nn.LayerNorm(d, bias=False), nn.LayerNorm(d, bias=False)
-            self.qkv, self.proj = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
-            self.up, self.down = nn.Linear(d, 4 * d, bias=False), nn.Linear(4 * d, d, bias=False)
-
-        def forward(self, x):
-            b, t, d = x.shape
-            q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
-            q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
-            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
-            return x + self.down(torch.nn.functional.gelu(self.up(self.ln2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(c["vocab"], c["d_model"]), nn.Embedding(c["block"], c["d_model"])
-            self.blocks = nn.ModuleList(Block(c) for _ in range(c["n_layers"]))
-            self.ln_f = nn.LayerNorm(c["d_model"], bias=False)
-            self.head = nn.Linear(c["d_model"], c["vocab"], bias=False)
-            self.head.weight = self.wte.weight
-
-        def forward(self, ids):
-            x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
-            for block in self.blocks:
-                x = block(x)
-            return self.head(self.ln_f(x))
-
-    return GPT
-
-
-def TorchGPT(c):
-    return _torch_gpt()(c)
 
 
 def matmul_peak_gflops():

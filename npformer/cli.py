@@ -178,7 +178,11 @@ def run_eval(args):
     started = time.perf_counter()
     result = trainer.evaluate()
     print(f"step {trainer.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items())
-          + f" ({time.perf_counter() - started:.1f} s)")
+          + f" ({time.perf_counter() - started:.1f} s; {trainer.config.eval_steps} random batches per split)")
+    if hasattr(trainer.task, "split_loss"):
+        started = time.perf_counter()
+        print(f"val_loss over the whole validation split {trainer.task.split_loss('val'):.4f} "
+              f"({time.perf_counter() - started:.1f} s)")
     return 0
 
 

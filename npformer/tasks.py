@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from . import functional as F
+from .autograd.grad_mode import no_grad
 from .autograd.random import Generator
 from .autograd.tensor import Tensor
 from .data import (CorpusError, load_corpus, mask_tokens, pad_batch, random_blocks, synthetic_pairs,
@@ -100,6 +101,27 @@ class LanguageModelTask(_CorpusTask):
 
     def metrics(self):
         return {}
+
+    def split_loss(self, split="val", batch_size=None):
+        """The exact mean loss over a whole split: the stream cut into consecutive block_size
+        windows (the last partial one dropped), every token scored once with its window as
+        context. Random windows, as evaluation draws them, see each position of a window
+        equally often, so this is the value their mean estimates, without sampling noise."""
+        ids, block = self.split(split), self.config.block_size
+        windows = (len(ids) - 1) // block
+        starts = np.arange(windows) * block
+        batch_size = batch_size or 4 * self.config.batch_size
+        total, was_training = 0.0, self.model.training
+        self.model.eval()
+        try:
+            with no_grad():
+                for first in range(0, windows, batch_size):
+                    offsets = starts[first:first + batch_size, None] + np.arange(block)[None, :]
+                    x, y = ids[offsets], ids[offsets + 1]
+                    total += self.loss((x, y)).item() * len(offsets)   # the loss is a mean over tokens
+        finally:
+            self.model.train(was_training)
+        return total / windows
 
     def samples(self, count, length, temperature=0.8, top_k=40, seed=0, prompt=None):
         prompt_ids = (self.tokenizer.encode(prompt, add_special_tokens=False) if prompt

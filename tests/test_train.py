@@ -166,9 +166,35 @@ def test_cli_train_generate_eval_and_no_overwrite(tmp_path, capsys):
     assert main(["generate", "--checkpoint", out, "--prompt", "It is", "--max-new-tokens", "5", "--seed", "3"]) == 0
     assert capsys.readouterr().out.startswith("It is")
     assert main(["eval", "--checkpoint", out]) == 0
-    assert "val_loss" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "val_loss" in printed and "over the whole validation split" in printed
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"n_layers": 1, "d_model": 16, "n_heads": 2, "block_size": 16, "batch_size": 4,
                                   "max_steps": 2, "eval_steps": 1, "data": str(corpus), "out_dir": out + "2",
                                   "samples": 0}))
     assert main(["train", "--config", str(config)]) == 0
+
+
+def test_split_loss_scores_every_window_once_in_eval_mode(tmp_path):
+    import npformer.functional as F
+    from npformer import no_grad, tensor
+    trainer = Trainer(tiny(tmp_path, dropout=0.5), log=Quiet())
+    task, block = trainer.task, trainer.config.block_size
+
+    def by_hand(ids):                       # every window at once, in eval mode
+        windows = (len(ids) - 1) // block
+        x = np.stack([ids[i * block:(i + 1) * block] for i in range(windows)])
+        y = np.stack([ids[i * block + 1:(i + 1) * block + 1] for i in range(windows)])
+        trainer.model.eval()
+        with no_grad():
+            logits = trainer.model(x).logits
+            loss = F.cross_entropy(logits.reshape(-1, task.vocab_size), tensor(y.reshape(-1))).item()
+        trainer.model.train()
+        return loss, windows
+
+    expected, windows = by_hand(task.val_ids)
+    # dropout 0.5 would make a train-mode pass differ; batching must not change the mean
+    for batch_size in (1, 3, windows):
+        assert task.split_loss("val", batch_size=batch_size) == pytest.approx(expected, rel=1e-6)
+    assert trainer.model.training                                    # the mode is given back
+    assert task.split_loss("train") == pytest.approx(by_hand(task.train_ids)[0], rel=1e-6)
