@@ -36,6 +36,7 @@ from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
 from ..autograd.random import resolve
 from .rows import row_dots, row_sums
+from .rows import row_max as _row_max
 
 
 def _group(x, groups):
@@ -155,7 +156,7 @@ def _ungroup(x, groups):
 def _softmax_in_place(scores):
     """softmax over the last axis, in the scores' buffer; a row that is all -inf (a query that
     may attend to nothing) gets weights 0 instead of 0/0."""
-    row_max = np.max(scores, axis=-1, keepdims=True)
+    row_max = _row_max(scores)
     row_max[~np.isfinite(row_max)] = 0
     scores -= row_max
     np.exp(scores, out=scores)

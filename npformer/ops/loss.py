@@ -24,7 +24,7 @@ Forward keeps only that softmax, computed in the buffer of the shifted logits.
 import numpy as np
 
 from ..autograd.function import Function
-from .rows import row_sums
+from .rows import row_max, row_sums
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -111,7 +111,7 @@ class CrossEntropy(Function):
         dtype = x.dtype
         w = None if weight is None else weight.astype(dtype, copy=False)
         probabilities = target.dtype.kind == "f"
-        shifted = logits - np.max(logits, axis=1, keepdims=True)         # (M, C), <= 0
+        shifted = logits - row_max(logits, 1)         # (M, C), <= 0
         if probabilities:
             if target.shape != x.shape:
                 raise ValueError(f"probability target has shape {target.shape}, expected the input's {x.shape}")

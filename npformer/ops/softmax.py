@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from .dims import normalize_dim
-from .rows import row_sums
+from .rows import row_max, row_sums
 
 
 def _sums(x, axis):
@@ -24,7 +24,7 @@ def _sums(x, axis):
 def softmax_array(x, axis):
     """softmax of an ndarray (no graph), reusing one buffer for the shift, exp and division."""
     with np.errstate(invalid="ignore", divide="ignore"):    # an all -inf row: NaN, as torch
-        y = x - np.max(x, axis=axis, keepdims=True)
+        y = x - row_max(x, axis)
         np.exp(y, out=y)
         y *= 1 / _sums(y, axis)
     return y
@@ -51,7 +51,7 @@ class LogSoftmax(Function):
     def forward(ctx, x, dim):
         dim = normalize_dim(dim, x.ndim)
         with np.errstate(invalid="ignore", divide="ignore"):
-            y = x - np.max(x, axis=dim, keepdims=True)
+            y = x - row_max(x, dim)
             y -= np.log(_sums(np.exp(y), dim))
         ctx.y, ctx.dim = y, dim
         return y

@@ -338,3 +338,16 @@ def test_float32_normal_cdf_is_within_its_documented_bound():
     assert np.abs(fast - exact).max() < 2e-7
     assert np.all(fast[x < -2] > 0)                      # the small tail keeps its relative shape
     np.testing.assert_allclose(fast[(x < -2) & (x > -8)], exact[(x < -2) & (x > -8)], rtol=2e-5)
+
+
+def test_a_nan_in_a_row_makes_its_softmax_attention_and_loss_nan_as_torch():
+    # the row max skips NaN (np.fmax, for speed); the NaN must still reach every output of
+    # its row and no other row
+    x = np.array([[0.5, np.nan, -1.0], [0.1, 0.2, 0.3]])
+    for out in (F.softmax(nf.tensor(x), -1).data, F.log_softmax(nf.tensor(x), -1).data):
+        assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
+    losses = F.cross_entropy(nf.tensor(x), nf.tensor([0, 1]), reduction="none").data
+    assert np.isnan(losses[0]) and np.isfinite(losses[1])
+    q = nf.tensor(x[:, None, :].repeat(2, 1))                       # (2 batches, 2 queries, 3)
+    attended = F.scaled_dot_product_attention(q, nf.tensor(np.ones((2, 2, 3))), nf.tensor(np.ones((2, 2, 3))))
+    assert np.isnan(attended.data[0]).all() and np.isfinite(attended.data[1]).all()
