@@ -67,6 +67,68 @@ def normal_cdf_float32(x):
     return flip
 
 
+# Elements per block of the blockwise kernels below: 512 KiB of float32 per array, so the few
+# arrays a block touches stay in a core's L2 cache across the kernel's passes instead of each
+# pass streaming the whole array through memory. Measured on (2048, 1536) float32: the tanh
+# backward 12.7 -> 7.6 ms, its forward 9.1 -> 8.4 ms (blocks of 8K elements were slower: the
+# per-call overhead of each NumPy pass then dominates).
+BLOCK = 1 << 17
+
+
+def _blockwise(kernel, shape, dtype, outputs, inputs, scratch=0):
+    """Run ``kernel(*output_blocks, *input_blocks, *scratch_blocks)`` over consecutive flat blocks
+    of C-ordered arrays; returns the ``outputs`` new arrays of ``shape``."""
+    made = [np.empty(shape, dtype) for _ in range(outputs)]
+    flat = [a.reshape(-1) for a in made] + [np.ascontiguousarray(a).reshape(-1) for a in inputs]
+    size = flat[0].size
+    spare = [np.empty(min(size, BLOCK), dtype) for _ in range(scratch)]
+    for start in range(0, size, BLOCK):
+        stop = min(start + BLOCK, size)
+        kernel(*(a[start:stop] for a in flat), *(a[:stop - start] for a in spare))
+    return made
+
+
+def _gelu_tanh_forward(y, t, x):
+    """t = tanh(u), u = sqrt(2/pi) (x + 0.044715 x^3) = x (a + b x^2);  y = x (1 + t) / 2"""
+    constant = x.dtype.type
+    np.multiply(x, x, out=t)
+    t *= constant(SQRT_2_OVER_PI * TANH_CUBIC)
+    t += constant(SQRT_2_OVER_PI)
+    t *= x
+    np.tanh(t, out=t)
+    np.add(t, constant(1), out=y)
+    y *= x
+    y *= constant(0.5)
+
+
+def _gelu_tanh_backward(slope, grad, x, t, scratch):
+    """slope = grad dy/dx,  dy/dx = (1 + t)/2 + (1 - t^2) x (a + 3 b x^2) / 2"""
+    constant = x.dtype.type
+    np.multiply(t, t, out=scratch)
+    np.subtract(constant(1), scratch, out=scratch)                  # 1 - t^2
+    np.multiply(x, x, out=slope)
+    slope *= constant(1.5 * SQRT_2_OVER_PI * TANH_CUBIC)
+    slope += constant(0.5 * SQRT_2_OVER_PI)
+    slope *= x
+    slope *= scratch
+    np.multiply(t, constant(0.5), out=scratch)
+    slope += scratch
+    slope += constant(0.5)
+    slope *= grad
+
+
+def _gelu_backward(slope, grad, x, cdf):
+    """slope = grad dy/dx,  dy/dx = Phi(x) + x phi(x)"""
+    constant = x.dtype.type
+    np.multiply(x, x, out=slope)
+    slope *= constant(-0.5)
+    np.exp(slope, out=slope)
+    slope *= constant(INV_SQRT_2PI)
+    slope *= x                                                      # x phi(x)
+    slope += cdf
+    slope *= grad
+
+
 class GELU(Function):
     @staticmethod
     def forward(ctx, x, approximate="none"):
@@ -75,47 +137,17 @@ class GELU(Function):
             ctx.x, ctx.cdf, ctx.approximate = x, cdf, approximate
             return x * cdf
         if approximate == "tanh":
-            # u = sqrt(2/pi) (x + 0.044715 x^3) = x (a + b x^2), evaluated in place
-            constant = x.dtype.type
-            t = np.multiply(x, x, out=np.empty_like(x))            # out=: 0-d stays an array
-            t *= constant(SQRT_2_OVER_PI * TANH_CUBIC)
-            t += constant(SQRT_2_OVER_PI)
-            t *= x
-            np.tanh(t, out=t)
+            y, t = _blockwise(_gelu_tanh_forward, x.shape, x.dtype, 2, (x,))
             ctx.x, ctx.t, ctx.approximate = x, t, approximate
-            y = np.add(t, constant(1), out=np.empty_like(x))
-            y *= x
-            y *= constant(0.5)
             return y
         raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
 
     @staticmethod
     def backward(ctx, grad):
         x = ctx.x
-        constant = x.dtype.type
         if ctx.approximate == "none":
-            slope = np.multiply(x, x, out=np.empty_like(x))
-            slope *= constant(-0.5)
-            np.exp(slope, out=slope)
-            slope *= constant(INV_SQRT_2PI)
-            slope *= x                                                  # x phi(x)
-            slope += ctx.cdf
-            slope *= grad
-            return slope
-        # dy/dx = (1 + t)/2 + (1 - t^2) x (a + 3 b x^2) / 2 with a = sqrt(2/pi), b = 0.044715 a
-        t = ctx.t
-        scratch = np.multiply(t, t, out=np.empty_like(t))
-        np.subtract(constant(1), scratch, out=scratch)                  # 1 - t^2
-        slope = np.multiply(x, x, out=np.empty_like(x))
-        slope *= constant(1.5 * SQRT_2_OVER_PI * TANH_CUBIC)
-        slope += constant(0.5 * SQRT_2_OVER_PI)
-        slope *= x
-        slope *= scratch
-        np.multiply(t, constant(0.5), out=scratch)
-        slope += scratch
-        slope += constant(0.5)
-        slope *= grad
-        return slope
+            return _blockwise(_gelu_backward, x.shape, x.dtype, 1, (grad, x, ctx.cdf))[0]
+        return _blockwise(_gelu_tanh_backward, x.shape, x.dtype, 1, (grad, x, ctx.t), scratch=1)[0]
 
 
 class SiLU(Function):

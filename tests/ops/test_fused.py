@@ -351,3 +351,28 @@ def test_a_nan_in_a_row_makes_its_softmax_attention_and_loss_nan_as_torch():
     q = nf.tensor(x[:, None, :].repeat(2, 1))                       # (2 batches, 2 queries, 3)
     attended = F.scaled_dot_product_attention(q, nf.tensor(np.ones((2, 2, 3))), nf.tensor(np.ones((2, 2, 3))))
     assert np.isnan(attended.data[0]).all() and np.isfinite(attended.data[1]).all()
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_across_block_boundaries_equals_its_formula(approximate):
+    # 300,001 elements: the blockwise kernels run two full blocks and a ragged third; every
+    # element must match the closed form (float64, direct NumPy), forward and backward
+    from npformer.ops.activation import BLOCK
+    from npformer.ops.special import erf
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-5, 5, 300_001)
+    g = rng.standard_normal(x.shape)
+    assert x.size > 2 * BLOCK and x.size % BLOCK
+    if approximate == "tanh":
+        u = np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)
+        y = 0.5 * x * (1 + np.tanh(u))
+        slope = 0.5 * (1 + np.tanh(u)) + 0.5 * x * (1 - np.tanh(u) ** 2) * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * x ** 2)
+    else:
+        cdf = 0.5 * (1 + erf(x / np.sqrt(2)))
+        y = x * cdf
+        slope = cdf + x * np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+    leaf = nf.tensor(x, requires_grad=True)
+    out = F.gelu(leaf, approximate=approximate)
+    out.backward(g)
+    np.testing.assert_allclose(out.data, y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(leaf.grad, g * slope, rtol=1e-12, atol=1e-14)
