@@ -144,25 +144,27 @@ def run_generate(args):
         print(" ".join(map(str, task.predict([np.asarray(symbols)])[0])))
         return 0
     from . import Generator
-    from .generation import generate, stream
+    from .generation import generate, generate_in_window, stream_in_window
     prompt = task.tokenizer.encode(args.prompt, add_special_tokens=False) if args.prompt else task.train_ids[:1].tolist()
-    room = config.block_size - len(prompt)
-    if room <= 0:
-        raise ValueError(f"the prompt has {len(prompt)} tokens; this model's context is {config.block_size}")
-    sampling["max_new_tokens"] = min(args.max_new_tokens, room)
     ids = np.asarray([prompt], dtype=np.int64)
     if args.num_beams > 1:
+        # beams keep whole hypotheses, so they stay inside the position table
+        if len(prompt) + args.max_new_tokens > config.block_size:
+            raise ValueError(f"beam search keeps to the model's context of {config.block_size} tokens: the prompt "
+                             f"has {len(prompt)}, so at most {max(config.block_size - len(prompt), 0)} new tokens")
         out = generate(task.model, ids, num_beams=args.num_beams, **{**sampling, "do_sample": False})
         print(task.tokenizer.decode(out[0].tolist()))
         return 0
+    # past the context each new token sees the last block_size tokens (nanoGPT's sample.py)
+    window = dict(window=config.block_size, generator=Generator(args.seed))
     if args.no_stream:
-        out = generate(task.model, ids, generator=Generator(args.seed), **sampling)
+        out = generate_in_window(task.model, ids, **window, **sampling)
         print(task.tokenizer.decode(out[0].tolist()))
         return 0
     tokens = list(prompt)
     shown = task.tokenizer.decode(tokens)
     sys.stdout.write(shown)
-    for step in stream(task.model, ids, generator=Generator(args.seed), **sampling):
+    for step in stream_in_window(task.model, ids, **window, **sampling):
         tokens.append(int(step[0]))
         text = task.tokenizer.decode(tokens)
         if not text.endswith("\ufffd"):                 # wait for a byte-level character to complete

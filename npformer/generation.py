@@ -2,6 +2,8 @@
 
     generate(model, input_ids, attention_mask=None, max_new_tokens=20, ...) -> ids (B, prompt + new)
     stream(model, input_ids, ...)       yields each step's new tokens (B,) as they are chosen
+    stream_in_window / generate_in_window   the same past a causal LM's position table, each
+                                        token seeing the last max_positions tokens (nanoGPT's sample.py)
     beam_search(model, input_ids, ...)  the beam search generate runs when num_beams > 1
 
 ``model`` is a causal LM (npformer.models.GPT) or an encoder-decoder (EncoderDecoder); for
@@ -497,6 +499,70 @@ def stream(model, input_ids, attention_mask=None, *, max_new_tokens=20, do_sampl
     options = _Options(model, max_new_tokens, do_sample, temperature, top_k, top_p, repetition_penalty,
                        no_repeat_ngram_size, 1, 1.0, False, eos_token_id, pad_token_id, generator)
     return _stream(model, input_ids, attention_mask, options, use_cache)
+
+
+def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sample=False, temperature=1.0,
+                     top_k=None, top_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0, eos_token_id=None,
+                     pad_token_id=None, generator=None):
+    """stream() for a causal LM past its position table, as nanoGPT's sample.py does it: each
+    token is predicted from at most the last ``window`` tokens (default: the model's
+    max_positions). While the sequence fits the window, one cached stream runs; after that each
+    token re-runs the last ``window`` tokens (their positions have shifted, so no cache carries
+    over), and the penalties see those tokens. Rows that produce an end token get pad tokens
+    after it; the stream stops when every row has."""
+    if isinstance(model, EncoderDecoder):
+        raise ValueError("stream_in_window is for causal LMs; an encoder-decoder's decoder length is max_new_tokens")
+    limit = model.config.max_positions
+    window = limit if window is None else window
+    if not _is_int(window) or not 1 <= window <= limit:
+        raise ValueError(f"window must be an int in [1, {limit}] (the position table), got {window!r}")
+    sequences = _as_batch(input_ids, "input_ids")
+    options = _Options(model, max_new_tokens, do_sample, temperature, top_k, top_p, repetition_penalty,
+                       no_repeat_ngram_size, 1, 1.0, False, eos_token_id, pad_token_id, generator)
+    unfinished = np.ones(len(sequences), dtype=bool)
+
+    def emit(tokens):
+        nonlocal sequences
+        tokens = np.where(unfinished, tokens, options.pad).astype(np.int64)
+        sequences = np.concatenate([sequences, tokens[:, None]], axis=1)
+        if len(options.eos):
+            unfinished[np.isin(tokens, options.eos)] = False
+        return tokens
+
+    produced = 0
+    room = window - sequences.shape[1]               # tokens the cached stream can add in the window
+    if room > 0:
+        for tokens in _stream(model, sequences, None, _replace(options, min(room, max_new_tokens)), True):
+            produced += 1
+            yield emit(tokens)
+            if not unfinished.any():
+                return
+    was_training = model.training
+    model.eval()
+    try:
+        while produced < max_new_tokens and unfinished.any():
+            context = sequences[:, -window:]
+            with no_grad():
+                scores = model(context).logits.data[:, -1].astype(np.float32)
+            produced += 1
+            yield emit(options.choose(options.process(scores, context)))
+    finally:
+        model.train(was_training)
+
+
+def _replace(options, max_new_tokens):
+    """The same options with another max_new_tokens (and the same random stream)."""
+    copy = object.__new__(_Options)
+    copy.__dict__.update(options.__dict__, max_new_tokens=int(max_new_tokens))
+    return copy
+
+
+def generate_in_window(model, input_ids, *, max_new_tokens=20, window=None, **options):
+    """The prompt and stream_in_window's tokens, (B, prompt + new); ``options`` are its own."""
+    prompt = _as_batch(input_ids, "input_ids")
+    steps = [t[:, None] for t in stream_in_window(model, prompt, max_new_tokens=max_new_tokens, window=window,
+                                                  **options)]
+    return np.concatenate([prompt] + steps, axis=1)
 
 
 def _stream(model, input_ids, attention_mask, options, use_cache):

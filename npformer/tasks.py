@@ -20,7 +20,7 @@ from .autograd.random import Generator
 from .autograd.tensor import Tensor
 from .data import (CorpusError, load_corpus, mask_tokens, pad_batch, random_blocks, synthetic_pairs,
                    train_val_split)
-from .generation import generate
+from .generation import generate, generate_in_window
 from .models import BertConfig, BertForMaskedLM, EncoderDecoder, EncoderDecoderConfig, GPT, GPTConfig
 from .tokenizers import ByteLevelBPETokenizer, CharTokenizer
 from .tokenizers import load as load_tokenizer
@@ -126,9 +126,10 @@ class LanguageModelTask(_CorpusTask):
     def samples(self, count, length, temperature=0.8, top_k=40, seed=0, prompt=None):
         prompt_ids = (self.tokenizer.encode(prompt, add_special_tokens=False) if prompt
                       else self.train_ids[:1].tolist())
-        length = min(length, self.config.block_size - len(prompt_ids))
-        out = generate(self.model, np.tile(np.asarray(prompt_ids, np.int64), (count, 1)), max_new_tokens=length,
-                       do_sample=True, temperature=temperature, top_k=top_k, generator=Generator(seed))
+        # past block_size tokens each new one sees the last block_size (nanoGPT's sample.py)
+        out = generate_in_window(self.model, np.tile(np.asarray(prompt_ids, np.int64), (count, 1)),
+                                 max_new_tokens=length, window=self.config.block_size, do_sample=True,
+                                 temperature=temperature, top_k=top_k, generator=Generator(seed))
         return [self.tokenizer.decode(row.tolist()) for row in out]
 
 

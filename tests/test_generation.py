@@ -505,3 +505,49 @@ def test_other_bad_arguments():
         generate(model, ids, repetition_penalty=0.0)
     with pytest.raises(ValueError, match=r"early_stopping must be True, False or 'never'"):
         generate(model, ids, num_beams=2, early_stopping="sometimes")
+
+
+# --------------------------------------------------------------------------- past the context
+def nanogpt_sample(model, ids, new, window):
+    """nanoGPT's sample loop, greedy: crop to the last ``window`` tokens, run, take the argmax."""
+    with npformer.no_grad():
+        model.eval()
+        for _ in range(new):
+            logits = model(ids[:, -window:]).logits.data[:, -1].astype(np.float32)
+            ids = np.concatenate([ids, logits.argmax(-1)[:, None]], axis=1)
+    return ids
+
+
+@pytest.mark.parametrize("window, prompt_length", [(None, 3), (5, 3), (8, 11), (1, 2)])
+def test_generating_past_the_position_table_crops_the_context_as_nanogpt(window, prompt_length):
+    model = gpt2(seed=3, max_positions=8)
+    ids = np.random.default_rng(1).integers(0, 23, (2, prompt_length))
+    expected = nanogpt_sample(model, ids, 25, window or 8)
+    np.testing.assert_array_equal(generation.generate_in_window(model, ids, max_new_tokens=25, window=window), expected)
+    with pytest.raises(ValueError, match="max_new_tokens 25"):       # generate itself keeps to the table
+        generate(model, ids[:, -3:], max_new_tokens=25)
+
+
+def test_generating_in_a_window_ends_rows_for_good_and_stops_when_all_have_ended():
+    model = gpt2(seed=3, max_positions=8)
+    ids = np.random.default_rng(1).integers(0, 23, (2, 3))
+    free = generation.generate_in_window(model, ids, max_new_tokens=30)[:, 3:]
+    # an end token both rows produce, the later one past the first window (5 new tokens fit it)
+    eos = next(int(t) for t in free[0, 6:] if (free[1] == t).any())
+    ends = [int(np.argmax(free[row] == eos)) for row in (0, 1)]
+    assert max(ends) >= 5
+    out = generation.generate_in_window(model, ids, max_new_tokens=30, eos_token_id=eos, pad_token_id=22)[:, 3:]
+    assert out.shape[1] == max(ends) + 1                          # stopped when the last row ended
+    for row, end in enumerate(ends):
+        np.testing.assert_array_equal(out[row, :end + 1], free[row, :end + 1])
+        assert (out[row, end + 1:] == 22).all()
+
+
+def test_generating_in_a_window_refuses_what_it_cannot_do():
+    model = gpt2(seed=3, max_positions=8)
+    with pytest.raises(ValueError, match="window must be an int in"):
+        generation.generate_in_window(model, [[1, 2]], window=9)
+    with pytest.raises(ValueError, match="length >= 1"):
+        generation.generate_in_window(model, np.zeros((1, 0), np.int64))
+    with pytest.raises(ValueError, match="causal LMs"):
+        generation.generate_in_window(bart(), [[1, 2]])

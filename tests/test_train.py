@@ -165,6 +165,15 @@ def test_cli_train_generate_eval_and_no_overwrite(tmp_path, capsys):
     assert "already holds a training run" in capsys.readouterr().err
     assert main(["generate", "--checkpoint", out, "--prompt", "It is", "--max-new-tokens", "5", "--seed", "3"]) == 0
     assert capsys.readouterr().out.startswith("It is")
+    # past the 16-token context: each new token sees the last 16 (streamed and not, same seed)
+    assert main(["generate", "--checkpoint", out, "--prompt", "It is", "--max-new-tokens", "40", "--seed", "3"]) == 0
+    streamed = capsys.readouterr().out
+    assert main(["generate", "--checkpoint", out, "--prompt", "It is", "--max-new-tokens", "40", "--seed", "3",
+                 "--no-stream"]) == 0
+    assert capsys.readouterr().out == streamed and len(streamed) == len("It is") + 40 + 1     # + the newline
+    assert main(["generate", "--checkpoint", out, "--prompt", "It is", "--max-new-tokens", "40",
+                 "--num-beams", "2"]) == 2
+    assert "beam search keeps to the model's context of 16 tokens" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", out]) == 0
     printed = capsys.readouterr().out
     assert "val_loss" in printed and "over the whole validation split" in printed
