@@ -47,8 +47,8 @@ def run_one(library, name, steps, threads, malloc):
     import time
 
     import numpy as np
+    sys.path.insert(0, ROOT)
     if malloc == "reuse":
-        sys.path.insert(0, ROOT)
         from npformer.runtime import retain_freed_memory
         retain_freed_memory()
     c = CONFIGS[name]
@@ -56,7 +56,6 @@ def run_one(library, name, steps, threads, malloc):
     x = rng.integers(0, c["vocab"], (c["batch"], c["block"]))
     y = rng.integers(0, c["vocab"], (c["batch"], c["block"]))
     if library == "npformer":
-        sys.path.insert(0, ROOT)
         import npformer as nf
         import npformer.functional as F
         from npformer import optim

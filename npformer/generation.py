@@ -532,7 +532,7 @@ def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sam
     produced = 0
     room = window - sequences.shape[1]               # tokens the cached stream can add in the window
     if room > 0:
-        for tokens in _stream(model, sequences, None, _replace(options, min(room, max_new_tokens)), True):
+        for tokens in _stream(model, sequences, None, options, True, steps=min(room, max_new_tokens)):
             produced += 1
             yield emit(tokens)
             if not unfinished.any():
@@ -550,13 +550,6 @@ def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sam
         model.train(was_training)
 
 
-def _replace(options, max_new_tokens):
-    """The same options with another max_new_tokens (and the same random stream)."""
-    copy = object.__new__(_Options)
-    copy.__dict__.update(options.__dict__, max_new_tokens=int(max_new_tokens))
-    return copy
-
-
 def generate_in_window(model, input_ids, *, max_new_tokens=20, window=None, **options):
     """The prompt and stream_in_window's tokens, (B, prompt + new); ``options`` are its own."""
     prompt = _as_batch(input_ids, "input_ids")
@@ -565,16 +558,18 @@ def generate_in_window(model, input_ids, *, max_new_tokens=20, window=None, **op
     return np.concatenate([prompt] + steps, axis=1)
 
 
-def _stream(model, input_ids, attention_mask, options, use_cache):
+def _stream(model, input_ids, attention_mask, options, use_cache, steps=None):
+    """Yields each step's tokens; ``steps`` (default options.max_new_tokens) bounds how many."""
+    steps = options.max_new_tokens if steps is None else steps
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            runner = _Runner(model, input_ids, attention_mask, options.max_new_tokens, use_cache)
+            runner = _Runner(model, input_ids, attention_mask, steps, use_cache)
             sequences = runner.prompt
             unfinished = np.ones(len(sequences), dtype=bool)
             new_tokens = None
-            for _ in range(options.max_new_tokens):
+            for _ in range(steps):
                 scores = options.process(runner.scores(sequences, new_tokens), sequences, runner.padding)
                 new_tokens = np.where(unfinished, options.choose(scores), options.pad).astype(np.int64)
                 sequences = np.concatenate([sequences, new_tokens[:, None]], axis=1)

@@ -242,6 +242,25 @@ class Tokenizer:
             pieces.append(text[start:])
         return pieces
 
+    @staticmethod
+    def count_training_words(texts, special_tokens, words_of):
+        """{word: count} over the training ``texts`` (a str or a list of str): the text between
+        ``special_tokens`` (never counted themselves) cut into words by ``words_of(piece)``.
+        The trainers of every tokenizer kind share this; each supplies its own word splitter."""
+        if isinstance(texts, str):
+            texts = [texts]
+        raw = Tokenizer([], [AddedToken(t) if isinstance(t, str) else t for t in special_tokens])._splitter(False)
+        counts = {}
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"training texts must be str, got {type(text).__name__} at index {i}")
+            for piece in Tokenizer._split(text, raw):
+                if isinstance(piece, int):                      # a special token
+                    continue
+                for word in words_of(piece):
+                    counts[word] = counts.get(word, 0) + 1
+        return counts
+
     # ----------------------------------------------------------------- to be supplied
     def _normalize(self, text):
         return text

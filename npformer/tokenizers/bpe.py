@@ -393,20 +393,8 @@ class ByteLevelBPETokenizer(Tokenizer):
     @staticmethod
     def count_words(texts, special_tokens=(), add_prefix_space=False):
         """Byte-level words of ``texts`` and their counts, as the trainer sees them."""
-        if isinstance(texts, str):
-            texts = [texts]
-        splitter = Tokenizer([], [AddedToken(t) if isinstance(t, str) else t for t in special_tokens])
-        raw = splitter._splitter(False)
-        counts = {}
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"training texts must be str, got {type(text).__name__} at index {i}")
-            for piece in Tokenizer._split(text, raw):
-                if isinstance(piece, int):
-                    continue
-                if add_prefix_space and not piece.startswith(" "):
-                    piece = " " + piece
-                for word in pretokenize(piece):
-                    counts[word] = counts.get(word, 0) + 1
+        def words_of(piece):
+            return pretokenize(" " + piece if add_prefix_space and not piece.startswith(" ") else piece)
+        counts = Tokenizer.count_training_words(texts, special_tokens, words_of)
         return {text_to_symbols(word): count for word, count in counts.items()}
 

@@ -14,7 +14,8 @@ folder is renamed over the target, so a crash never leaves half a file where a g
 """
 import json
 import os
-import tempfile
+
+from ..io.atomic import write_atomic
 
 __all__ = ["read_vocab_json", "read_merges_txt", "read_vocab_txt", "read_json",
            "read_tokenizer_json", "write_text", "write_json", "write_vocab_json",
@@ -201,20 +202,8 @@ def read_special_config(directory):
 
 # ----------------------------------------------------------------------------- writing
 def write_text(path, text):
-    """Write ``text`` as UTF-8 atomically: a temporary file in the same folder, then a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` as UTF-8 atomically (npformer.io.atomic: a temporary file, then a rename)."""
+    write_atomic(os.fspath(path), text)
 
 
 def write_json(path, obj, indent=2):

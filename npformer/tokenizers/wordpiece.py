@@ -268,18 +268,5 @@ class WordPieceTokenizer(Tokenizer):
     @staticmethod
     def count_words(texts, basic, special_tokens=()):
         """The basic tokenizer's words of ``texts`` and their counts."""
-        if isinstance(texts, str):
-            texts = [texts]
-        splitter = Tokenizer([], [AddedToken(t) if isinstance(t, str) else t for t in special_tokens])
-        raw = splitter._splitter(False)
-        counts = {}
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"training texts must be str, got {type(text).__name__} at index {i}")
-            for piece in Tokenizer._split(text, raw):
-                if isinstance(piece, int):
-                    continue
-                for word in basic.tokenize(piece):
-                    counts[word] = counts.get(word, 0) + 1
-        return counts
+        return Tokenizer.count_training_words(texts, special_tokens, basic.tokenize)
 

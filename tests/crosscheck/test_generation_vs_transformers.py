@@ -31,7 +31,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed: pip install
 transformers = pytest.importorskip("transformers",
                                    reason="transformers is not installed: pip install -e '.[crosscheck]'")
 
-from transformers.models.llama import modeling_llama  # noqa: E402
+from tests.crosscheck.test_models_vs_transformers import patch_llama_float64  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -117,20 +117,7 @@ def pair(tmp_path_factory):
 def exact_float64_llama(monkeypatch):
     """transformers' Llama computes RMSNorm and its RoPE tables in float32 even in a float64
     model; the same math in the input's dtype (for float32 inputs, exactly transformers')."""
-    def rms_norm_forward(self, hidden_states):
-        variance = hidden_states.pow(2).mean(-1, keepdim=True)
-        return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
-
-    def rotary_forward(self, x, position_ids):
-        dim = 2 * self.inv_freq.shape[-1]
-        base = self.config.rope_parameters["rope_theta"]
-        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=x.dtype) / dim))
-        freqs = position_ids[..., None].to(x.dtype) * inv_freq                       # (B, T, dim/2)
-        emb = torch.cat((freqs, freqs), dim=-1)
-        return emb.cos() * self.attention_scaling, emb.sin() * self.attention_scaling
-
-    monkeypatch.setattr(modeling_llama.LlamaRMSNorm, "forward", rms_norm_forward)
-    monkeypatch.setattr(modeling_llama.LlamaRotaryEmbedding, "forward", rotary_forward)
+    patch_llama_float64(monkeypatch)
 
 
 # --------------------------------------------------------------------------- inputs

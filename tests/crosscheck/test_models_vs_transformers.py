@@ -293,11 +293,10 @@ def _hf_float64(model):
     return copy.deepcopy(model).double().eval()
 
 
-def _patch_float64(monkeypatch):
-    """transformers' float64 models without their float32 steps (see the module docstring):
-    LlamaRMSNorm and LlamaRotaryEmbedding compute in the input's dtype, HF's math without the
-    float32 casts, and the causal-LM loss keeps float64 logits in float64. For float32 inputs
-    all three compute exactly what transformers does."""
+def patch_llama_float64(monkeypatch):
+    """transformers' Llama computes RMSNorm and its RoPE tables in float32 even in a float64
+    model; patched, both compute HF's math in the input's dtype (for float32 inputs, exactly
+    transformers'). The generation cross-checks use it too."""
     def rms_norm_forward(self, hidden_states):
         variance = hidden_states.pow(2).mean(-1, keepdim=True)
         return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
@@ -310,6 +309,16 @@ def _patch_float64(monkeypatch):
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos() * self.attention_scaling, emb.sin() * self.attention_scaling
 
+    monkeypatch.setattr(modeling_llama.LlamaRMSNorm, "forward", rms_norm_forward)
+    monkeypatch.setattr(modeling_llama.LlamaRotaryEmbedding, "forward", rotary_forward)
+
+
+def _patch_float64(monkeypatch):
+    """transformers' float64 models without their float32 steps (see the module docstring):
+    LlamaRMSNorm and LlamaRotaryEmbedding compute in the input's dtype (patch_llama_float64),
+    and the causal-LM loss keeps float64 logits in float64. For float32 inputs all three
+    compute exactly what transformers does."""
+    patch_llama_float64(monkeypatch)
     original_loss = loss_utils.LOSS_MAPPING["ForCausalLM"]
 
     def causal_lm_loss(logits, labels, vocab_size, ignore_index=-100, **kwargs):
@@ -320,8 +329,6 @@ def _patch_float64(monkeypatch):
         return torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size), shifted.reshape(-1),
                                                  ignore_index=ignore_index)
 
-    monkeypatch.setattr(modeling_llama.LlamaRMSNorm, "forward", rms_norm_forward)
-    monkeypatch.setattr(modeling_llama.LlamaRotaryEmbedding, "forward", rotary_forward)
     monkeypatch.setitem(loss_utils.LOSS_MAPPING, "ForCausalLM", causal_lm_loss)
 
 

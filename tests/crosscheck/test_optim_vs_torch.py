@@ -196,6 +196,12 @@ def torch_lrs(make_scheduler, base_lr, steps):
     param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
     opt = torch.optim.SGD([param], lr=base_lr)
     scheduler = make_scheduler(opt)
+    return _lrs(opt, scheduler, steps)
+
+
+def _lrs(opt, scheduler, steps):
+    """The first group's lr at steps 0 .. steps-1, each optimizer.step() followed by scheduler.step()
+    (torch's and ours take the same calls)."""
     lrs = []
     for _ in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
@@ -208,12 +214,7 @@ def our_lrs(schedule, steps):
     """The lr our LRScheduler sets at steps 0 .. steps-1."""
     opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=123.0)
     scheduler = optim.LRScheduler(opt, schedule)
-    lrs = []
-    for _ in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        scheduler.step()
-    return np.array(lrs)
+    return _lrs(opt, scheduler, steps)
 
 
 def compare_schedules(what, ours, theirs, tolerance=1e-12):
