@@ -38,6 +38,7 @@ from .nn.layers import Dropout, Embedding, LayerNorm, Linear, RMSNorm
 from .nn.module import ModuleList
 from .nn.positional import ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding
 from .nn.transformer import ACTIVATIONS, GATED, FeedForward, TransformerBlock, TransformerDecoder
+from .ops.blas import matmul
 from .ops.rotary import Rotary
 
 NEG_INF = np.float32(-np.inf)
@@ -309,7 +310,7 @@ def _attend(q, keys, values, mask, scale):
     batch, heads, _, head_dim = q.shape
     kv_heads, groups = keys.shape[1], heads // keys.shape[1]
     q = (q * q.dtype.type(scale)).reshape(batch, kv_heads, groups, head_dim)         # (B, Hkv, G, Dh)
-    scores = np.matmul(q, np.swapaxes(keys, -1, -2))                                # (B, Hkv, G, S)
+    scores = matmul(q, np.swapaxes(keys, -1, -2))                                   # (B, Hkv, G, S)
     if mask is not None and mask.dtype == np.bool_:
         np.copyto(scores, -np.inf, where=~mask)
     elif mask is not None:
@@ -321,7 +322,7 @@ def _attend(q, keys, values, mask, scale):
     total = np.sum(scores, axis=-1, keepdims=True)
     total[total == 0] = 1
     scores /= total
-    return np.matmul(scores, values).reshape(batch, heads * head_dim)                # (B, H * Dh)
+    return matmul(scores, values).reshape(batch, heads * head_dim)                   # (B, H * Dh)
 
 
 def _transposed(weight, block=128):
@@ -404,7 +405,7 @@ class _FastStep:
 
     def _linear(self, layer, x):
         weight, bias = self.weights[layer]
-        y = x @ weight                                                                  # (B, out)
+        y = matmul(x, weight)                                                           # (B, out)
         if bias is not None:
             y += bias
         return y

@@ -171,7 +171,7 @@ def _projection(fn, inputs, outputs, position, eps, rng):
     minus = _evaluate(fn, inputs)
     x[...] = original
     v = np.concatenate([u.ravel() for u in upstream])
-    numeric = float(v @ ((plus - minus) / (2 * eps)))
+    numeric = float(np.sum(v * ((plus - minus) / (2 * eps))))
     return analytic, numeric
 
 
@@ -238,7 +238,7 @@ def gradcheck_parameters(fn, parameters, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mo
         minus = _evaluate(lambda: fn(), [])
         for i, original in zip(indices, originals):
             parameters[i].data[...] = original
-        return analytic, float(v @ ((plus - minus) / (2 * eps)))
+        return analytic, float(np.sum(v * ((plus - minus) / (2 * eps))))
 
     if fast_mode:
         directions = [rng.standard_normal(p.data.shape) for p in parameters]

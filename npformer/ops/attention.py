@@ -35,6 +35,7 @@ import numpy as np
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
 from ..autograd.random import resolve
+from .blas import matmul
 from .rows import row_dots, row_sums
 from .rows import row_max as _row_max
 
@@ -85,7 +86,7 @@ class ScaledDotProductAttention(Function):
         rng = resolve(generator).numpy if dropout_p > 0 else None
         ctx.q, ctx.k, ctx.v, ctx.scale, ctx.dropout_p, ctx.groups = q, k, v, scale, dropout_p, groups
 
-        scores = np.matmul(q, np.swapaxes(k, -1, -2))                   # (..., L, S)
+        scores = matmul(q, np.swapaxes(k, -1, -2))                      # (..., L, S)
         if bias is not None:
             scores += bias
         # Masks become small additive arrays (0 or -inf) broadcast onto the scores: one
@@ -96,7 +97,7 @@ class ScaledDotProductAttention(Function):
             scores += np.triu(np.full((L, S), -np.inf, dtype=scores.dtype), 1)
         p = _softmax_in_place(scores)                                    # (..., L, S)
         dropped, keep = _dropout(p, rng, dropout_p)
-        out = np.matmul(dropped, v)                                      # (..., L, Ev)
+        out = matmul(dropped, v)                                         # (..., L, Ev)
         ctx.p, ctx.dropped, ctx.keep = p, dropped, keep
         out = _ungroup(out, groups)
         return (out, _ungroup(ctx.dropped, groups)) if need_weights else out
@@ -111,16 +112,16 @@ class ScaledDotProductAttention(Function):
             grad_weights = None if grad_weights is None else _group(grad_weights, groups)
         grad_v = None
         if grad_out is not None:
-            d_dropped = np.matmul(grad_out, np.swapaxes(v, -1, -2))       # (..., L, S), ours to modify
+            d_dropped = matmul(grad_out, np.swapaxes(v, -1, -2))          # (..., L, S), ours to modify
             if need_v:
-                grad_v = np.matmul(np.swapaxes(ctx.dropped, -1, -2), grad_out)  # (..., S, Ev)
+                grad_v = matmul(np.swapaxes(ctx.dropped, -1, -2), grad_out)  # (..., S, Ev)
             if grad_weights is not None:
                 d_dropped += grad_weights
         else:
             d_dropped = np.array(grad_weights)                            # a copy: upstream is read-only
         d_scores = _softmax_backward_in_place(d_dropped, ctx.p, ctx.keep, ctx.dropout_p)
-        grad_q = np.matmul(d_scores, k) if need_q else None
-        grad_k = np.matmul(np.swapaxes(d_scores, -1, -2), q) if need_k else None       # q was scaled
+        grad_q = matmul(d_scores, k) if need_q else None
+        grad_k = matmul(np.swapaxes(d_scores, -1, -2), q) if need_k else None          # q was scaled
         if grad_q is not None:
             grad_q *= grad_q.dtype.type(ctx.scale)
         grad_q = _ungroup_sum(grad_q, q_shape, groups, collapse=False) if need_q else None

@@ -24,6 +24,7 @@ Forward keeps only that softmax, computed in the buffer of the shifted logits.
 import numpy as np
 
 from ..autograd.function import Function
+from .blas import matmul
 from .rows import row_max, row_sums
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -130,7 +131,7 @@ class CrossEntropy(Function):
             beta = np.where(valid, label_smoothing / classes, 0).astype(dtype)
             weighted_shift = alpha * shifted[np.arange(rows), safe]
             if label_smoothing:
-                weighted_shift += beta * (row_sums(shifted)[:, 0] if w is None else shifted @ w)
+                weighted_shift += beta * (row_sums(shifted)[:, 0] if w is None else matmul(shifted, w))
             mass = alpha + beta * (classes if w is None else np.sum(w))
             divisor = np.sum(target_weight)
         np.exp(shifted, out=shifted)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
+from . import blas
 
 
 class MatMul(Function):
@@ -27,8 +28,8 @@ class MatMul(Function):
         ctx.shapes = a.shape, b.shape
         if b.ndim == 2 and a.ndim > 2:
             # (..., m, k) @ (k, n) as one (M, k) @ (k, n) product: one BLAS call, not one per batch.
-            return (a.reshape(-1, k_a) @ b).reshape(a.shape[:-1] + (b.shape[1],))
-        return np.matmul(a, b)
+            return blas.matmul(a.reshape(-1, k_a), b).reshape(a.shape[:-1] + (b.shape[1],))
+        return blas.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -46,18 +47,18 @@ class MatMul(Function):
         grad_a = grad_b = None
         if need_a:
             if b.ndim == 2 and grad.ndim > 2:
-                rows = grad.reshape(-1, grad.shape[-1]) @ b.T                  # (M, k)
+                rows = blas.matmul(grad.reshape(-1, grad.shape[-1]), b.T)      # (M, k)
                 grad_a = rows.reshape(grad.shape[:-1] + (b.shape[0],))         # (..., m, k)
             else:
-                grad_a = np.matmul(grad, np.swapaxes(b, -1, -2))               # (..., m, k)
+                grad_a = blas.matmul(grad, np.swapaxes(b, -1, -2))             # (..., m, k)
             grad_a = unbroadcast(grad_a, _promoted(shape_a, 0)).reshape(shape_a)
         if need_b:
             if len(shape_b) == 2 and a.ndim > 2:
                 # Sum over the batch inside one product: (k, M) @ (M, n).
                 k, n = a.shape[-1], grad.shape[-1]
-                grad_b = a.reshape(-1, k).T @ grad.reshape(-1, n)              # (k, n)
+                grad_b = blas.matmul(a.reshape(-1, k).T, grad.reshape(-1, n))  # (k, n)
             else:
-                grad_b = np.matmul(np.swapaxes(a, -1, -2), grad)               # (..., k, n)
+                grad_b = blas.matmul(np.swapaxes(a, -1, -2), grad)             # (..., k, n)
                 grad_b = unbroadcast(grad_b, _promoted(shape_b, 1))
             grad_b = grad_b.reshape(shape_b)
         return grad_a, grad_b

@@ -7,6 +7,8 @@ their row statistics. Arrays that are not C-contiguous fall back to NumPy's redu
 """
 import numpy as np
 
+from .blas import matmul
+
 
 def _ones(n, dtype):
     return np.ones(n, dtype=dtype)
@@ -16,7 +18,7 @@ def row_sums(x):
     """sum over the last axis, keepdims: (..., C) -> (..., 1)"""
     if not x.flags.c_contiguous or x.ndim == 0 or x.shape[-1] == 0:
         return np.sum(x, axis=-1, keepdims=True)
-    return (x.reshape(-1, x.shape[-1]) @ _ones(x.shape[-1], x.dtype)).reshape(x.shape[:-1] + (1,))
+    return matmul(x.reshape(-1, x.shape[-1]), _ones(x.shape[-1], x.dtype)).reshape(x.shape[:-1] + (1,))
 
 
 def row_max(x, axis=-1):
@@ -38,4 +40,4 @@ def leading_sums(x, trailing):
     if not x.flags.c_contiguous or x.size == 0:
         return np.sum(x, axis=tuple(range(x.ndim - trailing)))
     rows = x.reshape(-1, int(np.prod(shape)))
-    return (_ones(rows.shape[0], x.dtype) @ rows).reshape(shape)
+    return matmul(_ones(rows.shape[0], x.dtype), rows).reshape(shape)

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..ops.blas import matmul
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -46,7 +47,7 @@ def _vector_norm(array, p):
             return float(np.count_nonzero(x))
         x = x.astype(np.float64, copy=False)
         if p == 2:
-            return math.sqrt(float(np.dot(x, x)))           # BLAS; inf and nan propagate
+            return math.sqrt(float(matmul(x, x)))           # BLAS; inf and nan propagate
         if p == 1:
             return float(np.sum(np.abs(x)))
         return float(np.sum(np.abs(x) ** p) ** (1.0 / p))
