@@ -106,8 +106,8 @@ class Trainer:
                   else _decay_two_dimensional(self.model, config.weight_decay))
         self.optimizer = optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
         decay_steps = config.lr_decay_steps or config.max_steps
-        schedule = (optim.WarmupCosine(config.lr, config.warmup_steps, decay_steps, config.min_lr)
-                    if decay_steps > config.warmup_steps else optim.Constant(config.lr))
+        # a run shorter than its warmup warms up for all of it, as nanoGPT's get_lr does
+        schedule = optim.WarmupCosine(config.lr, config.warmup_steps, decay_steps, config.min_lr)
         self.scheduler = optim.LRScheduler(self.optimizer, schedule)
         self.step = 0
         self.best_val_loss = None

@@ -95,6 +95,17 @@ def test_loss_goes_down(tmp_path):
     assert after < before - 0.5
 
 
+def test_a_run_shorter_than_its_warmup_warms_up_throughout(tmp_path):
+    # nanoGPT's get_lr with lr_decay_iters = max_iters < warmup_iters: lr * (it + 1) / (warmup + 1)
+    # at every step of the run, never the full lr
+    trainer = Trainer(tiny(tmp_path, max_steps=5, warmup_steps=100, lr=1e-3), log=Quiet())
+    used = []
+    for _ in range(5):
+        used.append(trainer.optimizer.param_groups[0]["lr"])
+        trainer.train_step()
+    assert used == [1e-3 * (step + 1) / 101 for step in range(5)]
+
+
 def test_seq2seq_reports_exact_match(tmp_path):
     result = Trainer(tiny(tmp_path, model="seq2seq", max_steps=4, eval_interval=4), log=Quiet()).fit()
     assert 0.0 <= result["exact_match"] <= 1.0

@@ -13,8 +13,13 @@ taken), and each has a plain function of the same math (``warmup_cosine_lr(step,
           min_lr + 0.5 * (1 + cos(pi r)) * (lr - min_lr)
       step >  lr_decay_iters:               min_lr
 
+  A run shorter than its warmup (``lr_decay_iters <= warmup_iters``, as a short trial with
+  nanoGPT's ``lr_decay_iters = max_iters`` is) warms up and then holds min_lr, as get_lr does;
+  where get_lr divides 0 by 0 (step = warmup_iters = lr_decay_iters) it is min_lr here too.
+
 - ``WarmupLinear(lr, warmup_iters, decay_iters, min_lr=0.0)``: the same warmup, then a
-  straight line from lr (at step = warmup_iters) to min_lr (at step = decay_iters), min_lr after.
+  straight line from lr (at step = warmup_iters) to min_lr (at step = decay_iters), min_lr after
+  (min_lr straight after the warmup when decay_iters <= warmup_iters).
 - ``Noam(d_model, warmup_iters, factor=1.0)``: "Attention Is All You Need", section 5.3::
 
       factor * d_model^-0.5 * min(s^-0.5, s * warmup_iters^-1.5),   s = max(step, 1)
@@ -47,7 +52,7 @@ def warmup_cosine_lr(step, lr, warmup_iters, lr_decay_iters, min_lr):
     """nanoGPT's get_lr(it): linear warmup, cosine decay to min_lr, then min_lr."""
     if step < warmup_iters:
         return lr * (step + 1) / (warmup_iters + 1)
-    if step > lr_decay_iters:
+    if step > lr_decay_iters or lr_decay_iters == warmup_iters:
         return min_lr
     decay_ratio = (step - warmup_iters) / (lr_decay_iters - warmup_iters)
     coeff = 0.5 * (1.0 + math.cos(math.pi * decay_ratio))           # 1 .. 0
@@ -58,7 +63,7 @@ def warmup_linear_lr(step, lr, warmup_iters, decay_iters, min_lr=0.0):
     """nanoGPT's linear warmup, then a linear decay from lr to min_lr, then min_lr."""
     if step < warmup_iters:
         return lr * (step + 1) / (warmup_iters + 1)
-    if step > decay_iters:
+    if step > decay_iters or decay_iters == warmup_iters:
         return min_lr
     decay_ratio = (step - warmup_iters) / (decay_iters - warmup_iters)
     return min_lr + (1.0 - decay_ratio) * (lr - min_lr)
@@ -117,9 +122,6 @@ class WarmupCosine(Schedule):
         self.warmup_iters = _steps(warmup_iters, "warmup_iters", "WarmupCosine")
         self.lr_decay_iters = _steps(lr_decay_iters, "lr_decay_iters", "WarmupCosine")
         self.min_lr = _number(min_lr, "min_lr", "WarmupCosine")
-        if self.lr_decay_iters <= self.warmup_iters:
-            raise ValueError(f"WarmupCosine: lr_decay_iters ({lr_decay_iters}) must be greater than warmup_iters "
-                             f"({warmup_iters})")
 
     def lr_at(self, step):
         return warmup_cosine_lr(step, self.lr, self.warmup_iters, self.lr_decay_iters, self.min_lr)
@@ -131,9 +133,6 @@ class WarmupLinear(Schedule):
         self.warmup_iters = _steps(warmup_iters, "warmup_iters", "WarmupLinear")
         self.decay_iters = _steps(decay_iters, "decay_iters", "WarmupLinear")
         self.min_lr = _number(min_lr, "min_lr", "WarmupLinear")
-        if self.decay_iters <= self.warmup_iters:
-            raise ValueError(f"WarmupLinear: decay_iters ({decay_iters}) must be greater than warmup_iters "
-                             f"({warmup_iters})")
 
     def lr_at(self, step):
         return warmup_linear_lr(step, self.lr, self.warmup_iters, self.decay_iters, self.min_lr)
