@@ -418,11 +418,14 @@ class _FastStep:
         if self.seq2seq:
             if model.embed_scale != 1.0:
                 x = x * x.dtype.type(model.embed_scale)
-            x = x + self._position_vectors(model.decoder_positions, past)
+            if model.decoder_positions is not None:
+                x = x + self._position_vectors(model.decoder_positions, past)
             if model.decoder_embed_norm is not None:
                 x = _norm(model.decoder_embed_norm, x)
             if runner.memory_mask is not None:
                 cross_mask = (runner.memory_mask != 0)[:, None, None, :]                # (B, 1, 1, S)
+            if model.decoder_relative_bias is not None:                                 # T5
+                self_mask = model.decoder_relative_bias(1, past + 1, offset=past).data   # (1, H, 1, S)
         else:
             positions = runner.positions[:, past]                                       # (B,)
             if model.embed_positions is not None:
@@ -439,6 +442,8 @@ class _FastStep:
             x = self._block(layer, x, cache, self_mask, cross_mask, rotary_positions)
         if model.decoder.norm is not None:
             x = _norm(model.decoder.norm, x)
+        if self.seq2seq and model.config.scale_decoder_outputs:
+            x = x * x.dtype.type(model.config.d_model ** -0.5)
         logits = self._linear(model.lm_head, x)                                         # (B, vocab)
         if self.seq2seq and model.final_logits_bias is not None:
             logits += model.final_logits_bias.data

@@ -2,8 +2,8 @@
 properties, and bad input.
 
 The cache property is checked at two levels, in float64, on small random models of each
-family (GPT-2 style, Llama style with grouped-query heads and RoPE, GPT with ALiBi, BART and the
-original encoder-decoder), with left-padded batched prompts for the decoder-only models and
+family (GPT-2 style, Llama style with grouped-query heads and RoPE, GPT with ALiBi, BART, T5 with
+its relative position bias in both versions, and the original encoder-decoder), with left-padded batched prompts for the decoder-only models and
 right-padded sources for the encoder-decoders:
 
 - the model: ``model(..., cache=cache)`` fed one token at a time gives, at every step, the last
@@ -72,7 +72,21 @@ def transformer(seed=0, vocab=23, max_positions=40, std=0.3):
     return randomized(EncoderDecoder(config, dtype=np.float64, generator=Generator(seed)), seed)
 
 
-FAMILIES = {"gpt2": gpt2, "llama": llama, "gpt-alibi": gpt_alibi, "bart": bart, "transformer": transformer}
+def t5(seed=0, vocab=23, max_positions=40, std=0.3, **options):
+    """T5 with few buckets and a short max_distance, so that short sequences reach the
+    logarithmic buckets (and, decoding, the bias of each new query moves with its position)."""
+    config = EncoderDecoderConfig.t5(vocab_size=vocab, d_model=16, n_heads=2, encoder_layers=2, decoder_layers=2,
+                                     d_ff=24, relative_buckets=8, relative_max_distance=10, dropout=0.0, init_std=std,
+                                     **options)
+    return randomized(EncoderDecoder(config, dtype=np.float64, generator=Generator(seed)), seed)
+
+
+def t5_v1_1(seed=0, vocab=23, max_positions=40, std=0.3):
+    return t5(seed, vocab, max_positions, std, activation="geglu_tanh", scale_decoder_outputs=False)
+
+
+FAMILIES = {"gpt2": gpt2, "llama": llama, "gpt-alibi": gpt_alibi, "bart": bart, "t5": t5, "t5-v1.1": t5_v1_1,
+            "transformer": transformer}
 DECODER_ONLY = ("gpt2", "llama", "gpt-alibi")
 
 

@@ -1,9 +1,9 @@
 """Hugging Face checkpoint folders in and out: config.json + model.safetensors (or shards).
 
-    model = from_pretrained("path/to/folder")            # gpt2, llama, bert (+5 heads), bart, marian
+    model = from_pretrained("path/to/folder")            # gpt2, llama, bert (+5 heads), bart, marian, t5
     model.save_pretrained("out")                          # a folder transformers loads
 
-Each family module (gpt2, llama, bert, bart) holds the config translation and one name-mapping
+Each family module (gpt2, llama, bert, bart, t5) holds the config translation and one name-mapping
 table; the loading and saving logic below is shared. Loading checks the table against the
 checkpoint both ways: a tensor the table expects but the file lacks, or a tensor the file has
 that the table does not know (and is not a known ignorable buffer), is an error that lists them.
@@ -14,11 +14,11 @@ import numpy as np
 
 from ..autograd.dtypes import as_dtype
 from ..autograd.random import Generator
-from . import bart, bert, gpt2, llama
+from . import bart, bert, gpt2, llama, t5
 from .checkpoint import CheckpointError, read_config, read_tensors, write_folder
 from .fields import UnsupportedModelError
 
-FAMILIES = {"gpt2": gpt2, "llama": llama, "bert": bert, "bart": bart, "marian": bart}
+FAMILIES = {"gpt2": gpt2, "llama": llama, "bert": bert, "bart": bart, "marian": bart, "t5": t5}
 
 __all__ = ["from_pretrained", "save_pretrained", "CheckpointError", "UnsupportedModelError"]
 
@@ -53,8 +53,9 @@ def from_pretrained(directory, dtype=None, strict=True):
 def load_tensors(model, tensors, family, strict=True):
     """Fill ``model`` from checkpoint tensors through the family's table."""
     rules = family.rules(model)
-    prefix = family.PREFIX + "."
-    if any(rule.hf.startswith(prefix) for rule in rules) and not any(name.startswith(prefix) for name in tensors):
+    prefix = f"{family.PREFIX}." if family.PREFIX else None
+    if prefix and any(rule.hf.startswith(prefix) for rule in rules) and not any(name.startswith(prefix)
+                                                                                 for name in tensors):
         # a base-model checkpoint (GPT2Model, BertModel, ...) saved without its prefix
         tensors = {prefix + name: array for name, array in tensors.items()}
     state, missing, used = {}, [], set()
@@ -81,10 +82,10 @@ def load_tensors(model, tensors, family, strict=True):
 def save_pretrained(model, directory, dtype=None, max_shard_size=None):
     """Write ``model`` as a Hugging Face folder (config.json + model.safetensors, sharded above
     ``max_shard_size`` bytes) that transformers' from_pretrained loads."""
-    family = next((f for f in (gpt2, llama, bert, bart) if f.matches(model)), None)
+    family = next((f for f in (gpt2, llama, bert, bart, t5) if f.matches(model)), None)
     if family is None:
         raise UnsupportedModelError(f"{type(model).__name__} with this configuration has no Hugging Face "
-                                    f"equivalent (supported: GPT-2, Llama, BERT and its heads, BART, Marian)")
+                                    f"equivalent (supported: GPT-2, Llama, BERT and its heads, BART, Marian, T5)")
     state = model.state_dict()
     dtype = as_dtype(dtype) if dtype is not None else _checkpoint_dtype(state)
     tensors = {}

@@ -3,7 +3,7 @@
     GPT                 decoder-only (GPTConfig.gpt2(), GPTConfig.llama())
     BertModel + heads   BertForMaskedLM, BertForPreTraining, BertForSequenceClassification,
                         BertForTokenClassification, BertForQuestionAnswering
-    EncoderDecoder      the original Transformer (EncoderDecoderConfig.transformer()), BART, Marian
+    EncoderDecoder      the original Transformer (EncoderDecoderConfig.transformer()), BART, Marian, T5
 
 ``from_pretrained(dir)`` and ``model.save_pretrained(dir)`` read and write Hugging Face
 checkpoint folders (npformer.interop holds the conversion tables).

@@ -1,5 +1,5 @@
-"""The encoder-decoder Transformer of "Attention Is All You Need", configurable into BART and
-Marian.
+"""The encoder-decoder Transformer of "Attention Is All You Need", configurable into BART,
+Marian and T5.
 
     memory = encoder(embed(src))                         bidirectional blocks   (B, S, d)
     h = decoder(embed(tgt), memory)                      causal blocks with cross-attention
@@ -9,7 +9,12 @@ with embed(ids) = norm?(embed_tokens(ids) * scale + positions). The original: si
 positions, post-norm, ReLU, one embedding matrix shared by the encoder, the decoder and the
 output projection, scaled by sqrt(d_model), label smoothing 0.1. BART: learned positions
 offset by 2, GELU, a LayerNorm on the embeddings, no scaling. Marian: sinusoidal positions
-(sines then cosines), SiLU ("swish"), scaling by sqrt(d_model).
+(sines then cosines), SiLU ("swish"), scaling by sqrt(d_model). T5: no position table but a
+learned bias per head on the attention scores, a function of the bucketed distance key - query
+(one table per stack, computed once and shared by its layers; none in cross-attention),
+unscaled scores (the 1/sqrt(d_head) is folded into the initialisation), pre-norm RMSNorm
+without biases, ReLU or gated GELU, and the decoder output scaled by d_model^-0.5 before the
+shared embedding when ``scale_decoder_outputs`` (the original T5; not v1.1).
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from .. import functional as F
 from ..autograd.tensor import Tensor
 from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module
-from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding
+from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, T5RelativePositionBias
 from ..nn.transformer import TransformerDecoder, TransformerEncoder
 from .common import GenerationMixin, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
@@ -41,7 +46,7 @@ class EncoderDecoderConfig:
     norm_first: bool = False
     norm_eps: float = 1e-5
     max_positions: int = 1024
-    position: str = "sinusoidal"               # or "learned"
+    position: str = "sinusoidal"               # or "learned", or "t5" (relative bias, no table)
     position_offset: int = 0                   # BART's learned table starts at position 2
     sinusoidal_layout: str = "interleaved"     # Marian: "half" (all sines, then all cosines)
     sinusoidal_table_dtype: str = "float64"    # "float32" rounds the table as Hugging Face's Marian does
@@ -49,6 +54,12 @@ class EncoderDecoderConfig:
     embedding_norm: bool = False               # BART's layernorm_embedding
     final_norm: Optional[bool] = None          # default: with pre-norm only
     final_logits_bias: bool = False            # BART and Marian add a (vocab,) bias to the logits
+    norm: str = "layernorm"                    # or "rmsnorm" (T5)
+    attention_scale: Optional[float] = None    # default 1/sqrt(d_head); T5: 1.0
+    relative_buckets: int = 32                 # T5's relative_attention_num_buckets
+    relative_max_distance: int = 128           # T5's relative_attention_max_distance
+    scale_decoder_outputs: bool = False        # T5: decoder output * d_model^-0.5 before lm_head
+    embedding_padding_idx: bool = True         # no gradient to the pad row (BART, Marian); T5 has none
     bias: bool = True
     dropout: float = 0.1
     attention_dropout: float = 0.0
@@ -84,6 +95,18 @@ class EncoderDecoderConfig:
         options.update(overrides)
         return cls(**options)
 
+    @classmethod
+    def t5(cls, **overrides):
+        """T5 (Raffel et al., 2020) as t5-small; ``activation="geglu_tanh"`` and
+        ``scale_decoder_outputs=False`` make it T5 v1.1."""
+        options = dict(vocab_size=32128, d_model=512, n_heads=8, encoder_layers=6, decoder_layers=6, d_ff=2048,
+                       activation="relu", norm_first=True, norm="rmsnorm", norm_eps=1e-6, position="t5",
+                       scale_embedding=False, bias=False, attention_scale=1.0, scale_decoder_outputs=True,
+                       embedding_padding_idx=False, label_smoothing=0.0, pad_token_id=0, bos_token_id=0,
+                       eos_token_id=1, decoder_start_token_id=0, init_std=0.05)
+        options.update(overrides)
+        return cls(**options)
+
     def to_dict(self):
         return asdict(self)
 
@@ -92,19 +115,22 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
     def __init__(self, config: EncoderDecoderConfig, dtype=None, generator=None):
         super().__init__()
         self.config = c = config
-        if c.position not in ("sinusoidal", "learned"):
-            raise ValueError(f"position must be 'sinusoidal' or 'learned', got {c.position!r}")
-        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id, dtype=dtype,
-                                      generator=generator)
+        if c.position not in ("sinusoidal", "learned", "t5"):
+            raise ValueError(f"position must be 'sinusoidal', 'learned' or 't5', got {c.position!r}")
+        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id if c.embedding_padding_idx
+                                      else None, dtype=dtype, generator=generator)
         self.embed_scale = math.sqrt(c.d_model) if c.scale_embedding else 1.0
         self.encoder_positions = self._positions(dtype, generator)
         self.decoder_positions = self._positions(dtype, generator)
+        self.encoder_relative_bias = self._relative_bias(True, dtype, generator)
+        self.decoder_relative_bias = self._relative_bias(False, dtype, generator)
         self.encoder_embed_norm = LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype) if c.embedding_norm else None
         self.decoder_embed_norm = LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype) if c.embedding_norm else None
         self.embedding_dropout = Dropout(c.dropout, generator=generator)
-        blocks = dict(d_ff=c.d_ff, activation=c.activation, norm="layernorm", norm_eps=c.norm_eps,
+        blocks = dict(d_ff=c.d_ff, activation=c.activation, norm=c.norm, norm_eps=c.norm_eps,
                       norm_first=c.norm_first, bias=c.bias, dropout=c.dropout, attention_dropout=c.attention_dropout,
-                      activation_dropout=c.activation_dropout, final_norm=c.final_norm, dtype=dtype, generator=generator)
+                      activation_dropout=c.activation_dropout, final_norm=c.final_norm,
+                      attention_scale=c.attention_scale, dtype=dtype, generator=generator)
         self.encoder = TransformerEncoder(c.encoder_layers, c.d_model, c.n_heads, **blocks)
         self.decoder = TransformerDecoder(c.decoder_layers, c.d_model, c.n_heads, cross_attention=True, **blocks)
         self.lm_head = Linear(c.d_model, c.vocab_size, bias=False, dtype=dtype, generator=generator)
@@ -117,11 +143,20 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
 
     def _positions(self, dtype, generator):
         c = self.config
+        if c.position == "t5":
+            return None
         if c.position == "learned":
             return LearnedPositionalEmbedding(c.max_positions, c.d_model, offset=c.position_offset, dtype=dtype,
                                               generator=generator)
         return SinusoidalPositionalEmbedding(c.max_positions, c.d_model, layout=c.sinusoidal_layout, dtype=dtype,
                                              table_dtype=np.dtype(c.sinusoidal_table_dtype))
+
+    def _relative_bias(self, bidirectional, dtype, generator):
+        c = self.config
+        if c.position != "t5":
+            return None
+        return T5RelativePositionBias(c.n_heads, c.relative_buckets, c.relative_max_distance, bidirectional,
+                                      dtype=dtype, generator=generator)
 
     def _embed(self, ids, positions_module, norm, past=0):
         batch, length = ids.shape
@@ -130,7 +165,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         x = self.embed_tokens(Tensor._make(ids, False, None, 0))
         if self.embed_scale != 1.0:
             x = x * self.embed_scale
-        x = x + positions_module(positions)
+        if positions_module is not None:
+            x = x + positions_module(positions)
         if norm is not None:
             x = norm(x)
         return self.embedding_dropout(x)
@@ -139,7 +175,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         """Source ids (B, S) -> memory (B, S, d_model)."""
         ids = as_ids(input_ids, "input_ids", self.config.vocab_size)
         x = self._embed(ids, self.encoder_positions, self.encoder_embed_norm)
-        return self.encoder(x, key_padding_mask=padding_mask(attention_mask, ids.shape))
+        bias = None if self.encoder_relative_bias is None else self.encoder_relative_bias(ids.shape[1], ids.shape[1])
+        return self.encoder(x, key_padding_mask=padding_mask(attention_mask, ids.shape), position_bias=bias)
 
     def decode(self, decoder_input_ids, memory, attention_mask=None, decoder_attention_mask=None, cache=None):
         """Target ids (B, T) and the encoder's memory -> logits (B, T, vocab). ``attention_mask``
@@ -148,9 +185,14 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         batch, length = ids.shape
         past = cache[0].length if cache is not None else 0
         x = self._embed(ids, self.decoder_positions, self.decoder_embed_norm, past)
+        bias = (None if self.decoder_relative_bias is None
+                else self.decoder_relative_bias(length, past + length, offset=past))     # (1, H, T, past + T)
         h = self.decoder(x, memory, key_padding_mask=padding_mask(decoder_attention_mask, (batch, past + length),
                                                                   "decoder_attention_mask"),
-                         memory_key_padding_mask=padding_mask(attention_mask, (batch, memory.shape[1])), caches=cache)
+                         memory_key_padding_mask=padding_mask(attention_mask, (batch, memory.shape[1])), caches=cache,
+                         position_bias=bias)
+        if self.config.scale_decoder_outputs:
+            h = h * self.config.d_model ** -0.5
         logits = self.lm_head(h)
         if self.final_logits_bias is not None:
             logits = logits + self.final_logits_bias

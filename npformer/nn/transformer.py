@@ -10,7 +10,8 @@ with causal or bidirectional self-attention, an optional cross-attention sub-lay
 them (decoders of encoder-decoder models), LayerNorm or RMSNorm, bias on or off, and an FFN
 
     plain:   ffn(x) = down(act(up(x)))              act in relu, gelu, gelu_tanh, silu
-    gated:   ffn(x) = down(act(gate(x)) * up(x))    swiglu (act = silu), geglu (act = gelu)
+    gated:   ffn(x) = down(act(gate(x)) * up(x))    swiglu (act = silu), geglu (act = gelu),
+                                                     geglu_tanh (act = gelu_tanh: T5 v1.1's gated-gelu)
 """
 from .. import functional as F
 from .attention import KVCache, MultiHeadAttention
@@ -23,7 +24,7 @@ ACTIVATIONS = {
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "silu": F.silu,
 }
-GATED = {"swiglu": F.silu, "geglu": F.gelu}
+GATED = {"swiglu": F.silu, "geglu": F.gelu, "geglu_tanh": lambda x: F.gelu(x, approximate="tanh")}
 
 
 def make_norm(kind, d_model, eps, bias=True, dtype=None):

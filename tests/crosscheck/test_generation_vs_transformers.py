@@ -1,7 +1,8 @@
 """Decoding against transformers' generate: the same tokens, in float64.
 
-Three random transformers models from fixed seeds -- GPT2LMHeadModel, LlamaForCausalLM with
-grouped-query heads (4 query heads, 2 key/value heads) and BartForConditionalGeneration -- are
+Four random transformers models from fixed seeds -- GPT2LMHeadModel, LlamaForCausalLM with
+grouped-query heads (4 query heads, 2 key/value heads), BartForConditionalGeneration and
+T5ForConditionalGeneration (original T5: ReLU, relative position bias, scaled output) -- are
 saved with save_pretrained and loaded with ``npformer.models.from_pretrained(dir,
 dtype=np.float64)``; transformers runs a float64 copy of the same model. Both libraries then
 decode with the same settings and must return identical token sequences: greedy search (50 new
@@ -10,15 +11,16 @@ length_penalty 1.0 and 2.0, early_stopping True and False), batched left-padded 
 decoder-only models, and greedy search with repetition_penalty and no_repeat_ngram_size.
 
 Random models repeat one token under greedy search when their weights are small (GPT-2's init
-std is 0.02); the matrices here are redrawn larger (std 0.5; for BART 0.3, with its
+std is 0.02); the matrices here are redrawn larger (std 0.5; for BART and T5 0.3, with their
 cross-attention at 0.05 so that the decoder's own tokens, not the fixed source, decide each
 step), and every greedy test checks the continuation is not one repeated token.
 
 transformers' generation config can add processors npformer does not model (BART's forced end
 token, for one); they are switched off on the transformers model, and the end and pad tokens are
 passed explicitly. The pad token is never 0: transformers' beam search fills unfinished tails
-with ``pad_token_id or eos_token_id``, which skips a pad of 0. Llama runs with transformers'
-float32 RMSNorm and RoPE tables replaced by the same math in float64, as in
+with ``pad_token_id or eos_token_id``, which skips a pad of 0 (T5's own pad, so this T5 pads with
+1 and starts decoding from 0). Llama runs with transformers' float32 RMSNorm and RoPE tables, and
+T5 with its float32 T5LayerNorm statistics, replaced by the same math in float64, as in
 test_models_vs_transformers.py, so that no float32 rounding can flip a near tie.
 """
 import numpy as np
@@ -31,7 +33,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed: pip install
 transformers = pytest.importorskip("transformers",
                                    reason="transformers is not installed: pip install -e '.[crosscheck]'")
 
-from tests.crosscheck.test_models_vs_transformers import patch_llama_float64  # noqa: E402
+from tests.crosscheck.test_models_vs_transformers import patch_llama_float64, patch_t5_float64  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -61,8 +63,17 @@ def _bart():
         decoder_start_token_id=2))
 
 
-BUILDERS = {"gpt2": (_gpt2, 0.5, 0.5), "llama": (_llama, 0.5, 0.5), "bart": (_bart, 0.3, 0.05)}
-SEEDS = {"gpt2": 101, "llama": 102, "bart": 103}
+def _t5():
+    return transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=VOCAB, d_model=32, d_kv=8, num_heads=4, d_ff=48, num_layers=2, relative_attention_num_buckets=16,
+        relative_attention_max_distance=32, dropout_rate=0.0, pad_token_id=PAD, eos_token_id=2,
+        decoder_start_token_id=0))
+
+
+BUILDERS = {"gpt2": (_gpt2, 0.5, 0.5), "llama": (_llama, 0.5, 0.5), "bart": (_bart, 0.3, 0.05), "t5": (_t5, 0.3, 0.05)}
+# t5: a seed whose greedy and beam continuations both vary (with 104 and 106-110 one token repeats)
+SEEDS = {"gpt2": 101, "llama": 102, "bart": 103, "t5": 111}
+SEQ2SEQ = ("bart", "t5")
 
 
 def _randomize(model, std, cross_std, seed):
@@ -71,8 +82,8 @@ def _randomize(model, std, cross_std, seed):
     with torch.no_grad():
         for name, param in model.named_parameters():
             if param.ndim == 2:
-                param.copy_((cross_std if "encoder_attn." in name else std) * torch.randn(param.shape,
-                                                                                           generator=generator))
+                cross = "encoder_attn." in name or "EncDecAttention." in name
+                param.copy_((cross_std if cross else std) * torch.randn(param.shape, generator=generator))
             elif name.endswith("bias"):
                 param.copy_(0.1 * torch.randn(param.shape, generator=generator))
             else:
@@ -114,21 +125,23 @@ def pair(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def exact_float64_llama(monkeypatch):
-    """transformers' Llama computes RMSNorm and its RoPE tables in float32 even in a float64
-    model; the same math in the input's dtype (for float32 inputs, exactly transformers')."""
+def exact_float64_norms(monkeypatch):
+    """transformers' Llama computes RMSNorm and its RoPE tables, and T5 its norms' statistics,
+    in float32 even in a float64 model; the same math in the input's dtype (for float32 inputs,
+    exactly transformers')."""
     patch_llama_float64(monkeypatch)
+    patch_t5_float64(monkeypatch)
 
 
 # --------------------------------------------------------------------------- inputs
 def _prompt(family, batch):
-    """Decoder-only: left-padded prompts of 9, 5 and 2 real tokens. BART: right-padded
-    sources ending in its end token (2)."""
+    """Decoder-only: left-padded prompts of 9, 5 and 2 real tokens. BART and T5: right-padded
+    sources ending in the end token (2)."""
     rng = np.random.default_rng(SEEDS[family])
     lengths = [9, 5, 2][:batch]
     ids = rng.integers(3, VOCAB, (batch, 9))                 # no pad, no end token inside
     columns = np.arange(9)[None, :]
-    if family == "bart":
+    if family in SEQ2SEQ:
         mask = (columns < np.asarray(lengths)[:, None]).astype(np.int64)
         ids[np.arange(batch), np.asarray(lengths) - 1] = 2
     else:
@@ -158,7 +171,7 @@ def _assert_same(ours, theirs, what):
 
 
 def _new_tokens(family, sequences):
-    return sequences[:, 9:] if family != "bart" else sequences[:, 1:]
+    return sequences[:, 1:] if family in SEQ2SEQ else sequences[:, 9:]
 
 
 def _assert_varied(family, sequences, distinct):
@@ -166,7 +179,7 @@ def _assert_varied(family, sequences, distinct):
         assert len(set(row.tolist())) >= distinct, f"degenerate continuation: {row.tolist()}"
 
 
-FAMILIES = ["gpt2", "llama", "bart"]
+FAMILIES = ["gpt2", "llama", "bart", "t5"]
 
 
 # --------------------------------------------------------------------------- greedy
@@ -174,7 +187,7 @@ FAMILIES = ["gpt2", "llama", "bart"]
 def test_greedy_50_tokens(pair, family):
     ours, theirs = _both(pair, family, 1, max_new_tokens=50)
     _assert_same(ours, theirs, f"{family} greedy")
-    assert ours.shape[1] == (9 if family != "bart" else 1) + 50
+    assert ours.shape[1] == (1 if family in SEQ2SEQ else 9) + 50
     _assert_varied(family, ours, 5)
 
 

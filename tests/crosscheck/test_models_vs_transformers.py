@@ -1,5 +1,5 @@
-"""Whole models against Hugging Face transformers: GPT-2, Llama, BERT and its five heads, BART
-and Marian, through checkpoint folders in both directions.
+"""Whole models against Hugging Face transformers: GPT-2, Llama, BERT and its five heads, BART,
+Marian and T5 (original and v1.1), through checkpoint folders in both directions.
 
 - HF -> npformer: a small random transformers model (fixed torch seed, norms and zero-initialised
   biases randomised so that a wrong mapping cannot hide behind ones and zeros) is saved with
@@ -16,7 +16,7 @@ float32) and the RoPE tables in float32 (inv_freq is built in float32, and forwa
 positions in float32) even in a float64 model, so its float64 logits carry float32 rounding
 (measured here: 4.6e-8 relative on the logits) and cannot be compared at 1e-9. The float64
 comparisons therefore patch those two forwards with the same math in the input's dtype
-(``_patch_float64``); ``test_float64_against_unpatched_transformers`` runs the unpatched float64
+(``_patch_float64``; T5LayerNorm, which also takes its mean of squares in float32, likewise); ``test_float64_against_unpatched_transformers`` runs the unpatched float64
 model and asserts the difference stays below 1e-6, and the float32 comparisons use the unpatched
 model (npformer's float32 Llama builds its RoPE tables in float32 as HF does).
 
@@ -61,6 +61,7 @@ transformers = pytest.importorskip("transformers", reason="transformers is not i
 
 from transformers.loss import loss_utils  # noqa: E402
 from transformers.models.llama import modeling_llama  # noqa: E402
+from transformers.models.t5 import modeling_t5  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -176,6 +177,30 @@ def marian_config():
                                      forced_eos_token_id=0, share_encoder_decoder_embeddings=True)
 
 
+def t5_config(v1_1=False):
+    # 3 decoder layers against 2 encoder layers, and few buckets with a short max_distance so that
+    # the logarithmic buckets are reached by these 9- and 11-token sequences. v1.1 does not scale
+    # the decoder output by d_model^-0.5, and with T5's initialisation (shared ~ N(0, 1)) its
+    # logits reach |22| where every other case stays under 4; initializer_factor 0.2 brings them
+    # to about 6, the same order, so that FLOAT32_FORWARD (absolute) bounds the same relative
+    # rounding.
+    options = (dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False, initializer_factor=0.2) if v1_1
+               else {})
+    return transformers.T5Config(vocab_size=VOCAB, d_model=24, d_kv=6, num_heads=4, d_ff=40, num_layers=2,
+                                 num_decoder_layers=3, relative_attention_num_buckets=8,
+                                 relative_attention_max_distance=12, dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
+                                 decoder_start_token_id=0, **options)
+
+
+def _t5_ours(v1_1=False):
+    def build(dtype, generator):
+        options = dict(activation="geglu_tanh", scale_decoder_outputs=False) if v1_1 else {}
+        config = EncoderDecoderConfig.t5(vocab_size=VOCAB, d_model=24, n_heads=4, encoder_layers=2, decoder_layers=3,
+                                         d_ff=40, relative_buckets=8, relative_max_distance=12, dropout=0.0, **options)
+        return EncoderDecoder(config, dtype=dtype, generator=generator)
+    return build
+
+
 @dataclass(frozen=True)
 class Case:
     family: str
@@ -232,6 +257,11 @@ CASES = [
              vocab_size=VOCAB, d_model=24, n_heads=4, encoder_layers=2, decoder_layers=2, d_ff=40, max_positions=40,
              dropout=0.0, pad_token_id=VOCAB - 1, decoder_start_token_id=VOCAB - 1), dtype=dtype, generator=g),
          extra={"labels_only": lambda: seq2seq_inputs(pad=VOCAB - 1, start=VOCAB - 1, labels_only=True)}),
+    Case("t5", "conditional-generation", "T5ForConditionalGeneration", t5_config,
+         lambda: seq2seq_inputs(pad=0, start=0), ("logits",), ours=_t5_ours(),
+         extra={"labels_only": lambda: seq2seq_inputs(pad=0, start=0, labels_only=True)}),
+    Case("t5", "v1.1-gated-gelu", "T5ForConditionalGeneration", lambda: t5_config(v1_1=True),
+         lambda: seq2seq_inputs(pad=0, start=0), ("logits",), ours=_t5_ours(v1_1=True)),
 ]
 CASE_IDS = [case.id for case in CASES]
 
@@ -313,12 +343,23 @@ def patch_llama_float64(monkeypatch):
     monkeypatch.setattr(modeling_llama.LlamaRotaryEmbedding, "forward", rotary_forward)
 
 
+def patch_t5_float64(monkeypatch):
+    """T5LayerNorm takes its mean of squares in float32 even in a float64 model; patched, in the
+    input's dtype (for float32 inputs, exactly transformers')."""
+    def t5_layer_norm_forward(self, hidden_states):
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+
+    monkeypatch.setattr(modeling_t5.T5LayerNorm, "forward", t5_layer_norm_forward)
+
+
 def _patch_float64(monkeypatch):
     """transformers' float64 models without their float32 steps (see the module docstring):
-    LlamaRMSNorm and LlamaRotaryEmbedding compute in the input's dtype (patch_llama_float64),
-    and the causal-LM loss keeps float64 logits in float64. For float32 inputs all three
-    compute exactly what transformers does."""
+    LlamaRMSNorm, LlamaRotaryEmbedding and T5LayerNorm compute in the input's dtype
+    (patch_llama_float64, patch_t5_float64), and the causal-LM loss keeps float64 logits in
+    float64. For float32 inputs all four compute exactly what transformers does."""
     patch_llama_float64(monkeypatch)
+    patch_t5_float64(monkeypatch)
     original_loss = loss_utils.LOSS_MAPPING["ForCausalLM"]
 
     def causal_lm_loss(logits, labels, vocab_size, ignore_index=-100, **kwargs):
@@ -396,10 +437,10 @@ def test_forward_float32(case, hf_checkpoint):
         assert error <= FLOAT32_FORWARD, f"{case.id}{suffix}: {name} differs by {error:.2e} (absolute)"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.family in ("gpt2", "llama")], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in CASES if c.family in ("gpt2", "llama", "t5")], ids=lambda c: c.id)
 def test_float64_against_unpatched_transformers(case, hf_checkpoint):
-    """Against transformers' own float64 models (float32 Llama RMSNorm and RoPE tables, float32
-    causal-LM loss) the agreement is only to float32 rounding; this keeps the module docstring's
+    """Against transformers' own float64 models (float32 Llama RMSNorm, RoPE tables and
+    T5LayerNorm statistics, float32 causal-LM loss) the agreement is only to float32 rounding; this keeps the module docstring's
     statement checked."""
     directory, hf32 = hf_checkpoint(case)
     ours = models.from_pretrained(directory, dtype=np.float64)
@@ -502,7 +543,8 @@ def test_save_pretrained_loads_in_transformers(case, dtype, our_model, tmp_path,
     assert error <= limit, f"{case.id}: {name} differs by {error:.2e}"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.id in ("gpt2-lm", "bert-pretraining", "bart-conditional-generation")],
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in ("gpt2-lm", "bert-pretraining", "bart-conditional-generation",
+                                                                "t5-conditional-generation")],
                          ids=lambda c: c.id)
 def test_sharded_save_pretrained(case, our_model, tmp_path, monkeypatch):
     """max_shard_size: an index and several shards, loaded by transformers and by npformer alike."""

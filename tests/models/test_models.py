@@ -28,6 +28,9 @@ SEQ2SEQ_CONFIGS = {
     "transformer": lambda: EncoderDecoderConfig.transformer(**TINY_SEQ2SEQ),
     "bart": lambda: EncoderDecoderConfig.bart(**dict(TINY_SEQ2SEQ, pad_token_id=1, decoder_start_token_id=2)),
     "marian": lambda: EncoderDecoderConfig.marian(**dict(TINY_SEQ2SEQ, pad_token_id=36, decoder_start_token_id=36)),
+    "t5": lambda: EncoderDecoderConfig.t5(**dict(TINY_SEQ2SEQ, relative_buckets=8, relative_max_distance=8)),
+    "t5-v1.1": lambda: EncoderDecoderConfig.t5(**dict(TINY_SEQ2SEQ, relative_buckets=8, relative_max_distance=8,
+                                                      activation="geglu_tanh", scale_decoder_outputs=False)),
 }
 BERT_HEADS = [BertModel, BertForMaskedLM, BertForPreTraining, BertForSequenceClassification,
               BertForTokenClassification, BertForQuestionAnswering]
@@ -68,9 +71,10 @@ def test_bert_outputs_at_real_positions_ignore_padding(head):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-def test_encoder_decoder_ignores_source_padding_and_is_causal():
+@pytest.mark.parametrize("kind", ["transformer", "t5"])
+def test_encoder_decoder_ignores_source_padding_and_is_causal(kind):
     rng = np.random.default_rng(2)
-    model = EncoderDecoder(SEQ2SEQ_CONFIGS["transformer"](), dtype=F64, generator=nf.Generator(3))
+    model = EncoderDecoder(SEQ2SEQ_CONFIGS[kind](), dtype=F64, generator=nf.Generator(3))
     src, tgt = _ids(rng, (2, 6)), _ids(rng, (2, 5))
     mask = np.ones((2, 6), dtype=np.int64)
     mask[1, 3:] = 0
@@ -166,7 +170,8 @@ def test_encode_and_decode_compose_to_forward():
     lambda: GPT(GPT_CONFIGS["gpt2"]()), lambda: GPT(GPT_CONFIGS["llama"]()),
     lambda: BertForPreTraining(BertConfig(**TINY_BERT)), lambda: BertForQuestionAnswering(BertConfig(**TINY_BERT)),
     lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["bart"]()), lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["marian"]()),
-], ids=["gpt2", "llama", "bert-pretraining", "bert-qa", "bart", "marian"])
+    lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["t5"]()), lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["t5-v1.1"]()),
+], ids=["gpt2", "llama", "bert-pretraining", "bert-qa", "bart", "marian", "t5", "t5-v1.1"])
 def test_save_then_load_is_the_identity(tmp_path, build):
     model = build()
     model.save_pretrained(tmp_path)
@@ -217,6 +222,31 @@ def test_config_missing_a_field_is_named(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"config.json \(model_type 'gpt2'\) is missing the field 'n_embd'"):
         from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(d_kv=3), r"t5: d_kv \* num_heads = 3 \* 2 differs from d_model = 8"),
+    (dict(feed_forward_proj="gated-tanh"), r"t5: feed_forward_proj='gated-tanh' is not supported"),
+    (dict(feed_forward_proj="double-relu"), r"t5: feed_forward_proj='double-relu' is not supported"),
+])
+def test_t5_options_npformer_cannot_reproduce_are_named(tmp_path, change, match):
+    EncoderDecoder(SEQ2SEQ_CONFIGS["t5"]()).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.update(change)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedModelError, match=match):
+        from_pretrained(tmp_path)
+
+
+def test_t5_reads_scaled_outputs_from_either_flag(tmp_path):
+    # transformers 5 writes scale_decoder_outputs; older T5 configs say tie_word_embeddings=false
+    EncoderDecoder(SEQ2SEQ_CONFIGS["t5"]()).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert from_pretrained(tmp_path).config.scale_decoder_outputs is True
+    del config["scale_decoder_outputs"]
+    config["tie_word_embeddings"] = False
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert from_pretrained(tmp_path).config.scale_decoder_outputs is False
 
 
 def test_unsupported_model_type_is_named(tmp_path):

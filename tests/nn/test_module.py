@@ -666,11 +666,11 @@ def test_dropout_gradients_with_a_fixed_generator():
     assert_module_gradients(m, forward, {"x": randn(rng, 4, 6)})
 
 
-@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu"])
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "geglu_tanh"])
 def test_feed_forward_gradients(activation):
     rng = np.random.default_rng(5)
     m = nn.FeedForward(4, 6, activation=activation, dtype=F64, generator=nf.Generator(1))
-    assert (m.gate is not None) == (activation in ("swiglu", "geglu"))
+    assert (m.gate is not None) == (activation in ("swiglu", "geglu", "geglu_tanh"))
     assert_module_gradients(m, lambda x: m(x), {"x": randn(rng, 2, 3, 4)})
 
 
