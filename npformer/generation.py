@@ -188,6 +188,8 @@ class _Runner:
         real = mask != 0
         limit = model.config.max_positions
         if self.seq2seq:
+            if model.encoder_positions is None:         # T5: relative positions, no table to overrun
+                limit = np.inf
             if ids.shape[1] > limit:
                 raise ValueError(f"input_ids has {ids.shape[1]} tokens, longer than the encoder's position table "
                                  f"of {limit} positions")
@@ -239,7 +241,8 @@ class _Runner:
             length = sequences.shape[1]
             mask = self.allowed[:, :length].astype(np.int64) if self.padded else None
             positions = self.positions[:, length - fed.shape[1]:length] if self.padded else None
-            out = self.model(fed, attention_mask=mask, position_ids=positions, cache=self.cache).logits
+            out = self.model(fed, attention_mask=mask, position_ids=positions, cache=self.cache,
+                             logits_to_keep=1).logits
         return out.data[:, -1]
 
     def reorder(self, index):
@@ -549,7 +552,7 @@ def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sam
         while produced < max_new_tokens and unfinished.any():
             context = sequences[:, -window:]
             with no_grad():
-                scores = model(context).logits.data[:, -1].astype(np.float32)
+                scores = model(context, logits_to_keep=1).logits.data[:, -1].astype(np.float32)
             produced += 1
             yield emit(options.choose(options.process(scores, context)))
     finally:

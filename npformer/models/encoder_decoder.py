@@ -161,7 +161,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
     def _embed(self, ids, positions_module, norm, past=0):
         batch, length = ids.shape
         positions = np.arange(past, past + length)
-        check_positions(positions, self.config.max_positions, f"a sequence of length {past + length}")
+        if positions_module is not None:                 # T5's relative bias has no table to overrun
+            check_positions(positions, self.config.max_positions, f"a sequence of length {past + length}")
         x = self.embed_tokens(Tensor._make(ids, False, None, 0))
         if self.embed_scale != 1.0:
             x = x * self.embed_scale

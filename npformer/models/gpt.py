@@ -111,11 +111,17 @@ class GPT(Module, PretrainedMixin, GenerationMixin):
         """Preallocated keys and values for decoding ``max_length`` positions (see generation)."""
         return self.decoder.make_caches(batch_size, max_length, dtype=dtype)
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None, labels=None, cache=None):
+    def forward(self, input_ids, attention_mask=None, position_ids=None, labels=None, cache=None, logits_to_keep=0):
         """input_ids (B, T); attention_mask (B, past + T), 1 for real tokens; position_ids (B, T)
         (default: past .. past + T - 1); labels (B, T) give the next-token loss (shifted inside).
-        Returns ModelOutput(logits (B, T, vocab), loss)."""
+        ``logits_to_keep`` k > 0 projects only the last k positions onto the vocabulary, as
+        transformers' option of that name (a prompt's prefill needs one row of (vocab,) logits,
+        not T). Returns ModelOutput(logits (B, T or k, vocab), loss)."""
         c = self.config
+        if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, (int, np.integer)) or logits_to_keep < 0:
+            raise ValueError(f"logits_to_keep must be an int >= 0 (0 keeps every position), got {logits_to_keep!r}")
+        if logits_to_keep and labels is not None:
+            raise ValueError("labels need the logits of every position: pass logits_to_keep=0 with labels")
         ids = as_ids(input_ids, "input_ids", c.vocab_size)
         batch, length = ids.shape
         past = cache[0].length if cache is not None else 0
@@ -138,6 +144,8 @@ class GPT(Module, PretrainedMixin, GenerationMixin):
         x = self.decoder(x, key_padding_mask=padding_mask(attention_mask, (batch, past + length)),
                          positions=positions if c.position == "rope" else None, position_bias=position_bias,
                          caches=cache)
-        logits = self.lm_head(x)                                                      # (B, T, vocab)
+        if logits_to_keep:
+            x = x[:, -logits_to_keep:]                                                # (B, k, d)
+        logits = self.lm_head(x)                                                      # (B, T or k, vocab)
         loss = causal_lm_loss(logits, labels, c.vocab_size) if labels is not None else None
         return ModelOutput(logits=logits, loss=loss)

@@ -188,6 +188,34 @@ def test_original_transformer_has_no_hugging_face_equivalent(tmp_path):
         EncoderDecoder(SEQ2SEQ_CONFIGS["transformer"]()).save_pretrained(tmp_path)
 
 
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_logits_to_keep_projects_only_the_last_positions(kind):
+    rng = np.random.default_rng(11)
+    model = GPT(GPT_CONFIGS[kind](), dtype=F64, generator=nf.Generator(12))
+    ids, mask = _ids(rng, (2, 7)), np.array([[0, 0, 1, 1, 1, 1, 1], [1] * 7])
+    full = model(ids, attention_mask=mask).logits.data
+    for keep in (1, 3, 7):
+        kept = model(ids, attention_mask=mask, logits_to_keep=keep).logits.data
+        assert kept.shape == (2, keep, 37)
+        np.testing.assert_allclose(kept, full[:, -keep:], rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="logits_to_keep must be an int >= 0"):
+        model(ids, logits_to_keep=-1)
+    with pytest.raises(ValueError, match="labels need the logits of every position"):
+        model(ids, labels=ids, logits_to_keep=1)
+
+
+def test_t5_has_no_position_table_to_overrun():
+    # relative positions: sources and decoded sequences longer than max_positions (16 here) work
+    rng = np.random.default_rng(13)
+    model = EncoderDecoder(SEQ2SEQ_CONFIGS["t5"](), dtype=F64, generator=nf.Generator(14)).eval()
+    src = _ids(rng, (1, 40))
+    out = model(src, decoder_input_ids=_ids(rng, (1, 30)))
+    assert out.logits.shape == (1, 30, 37) and np.all(np.isfinite(out.logits.data))
+    assert model.generate(src, max_new_tokens=24, eos_token_id=None).shape == (1, 25)
+    with pytest.raises(ValueError, match="beyond the position table of 16"):
+        EncoderDecoder(SEQ2SEQ_CONFIGS["bart"]())(src[:, :20], decoder_input_ids=src[:, :4])
+
+
 # ---------------------------------------------------------------- bad input
 def test_token_id_beyond_the_vocabulary_is_named():
     model = GPT(GPT_CONFIGS["gpt2"]())
