@@ -59,7 +59,7 @@ class EncoderDecoderConfig:
     relative_buckets: int = 32                 # T5's relative_attention_num_buckets
     relative_max_distance: int = 128           # T5's relative_attention_max_distance
     scale_decoder_outputs: bool = False        # T5: decoder output * d_model^-0.5 before lm_head
-    embedding_padding_idx: bool = True         # no gradient to the pad row (BART, Marian); T5 has none
+    freeze_pad_embedding: bool = True          # padding_idx: no gradient to the pad row (BART, Marian); T5 has none
     bias: bool = True
     dropout: float = 0.1
     attention_dropout: float = 0.0
@@ -102,7 +102,7 @@ class EncoderDecoderConfig:
         options = dict(vocab_size=32128, d_model=512, n_heads=8, encoder_layers=6, decoder_layers=6, d_ff=2048,
                        activation="relu", norm_first=True, norm="rmsnorm", norm_eps=1e-6, position="t5",
                        scale_embedding=False, bias=False, attention_scale=1.0, scale_decoder_outputs=True,
-                       embedding_padding_idx=False, label_smoothing=0.0, pad_token_id=0, bos_token_id=0,
+                       freeze_pad_embedding=False, label_smoothing=0.0, pad_token_id=0, bos_token_id=0,
                        eos_token_id=1, decoder_start_token_id=0, init_std=0.05)
         options.update(overrides)
         return cls(**options)
@@ -117,7 +117,7 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         self.config = c = config
         if c.position not in ("sinusoidal", "learned", "t5"):
             raise ValueError(f"position must be 'sinusoidal', 'learned' or 't5', got {c.position!r}")
-        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id if c.embedding_padding_idx
+        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id if c.freeze_pad_embedding
                                       else None, dtype=dtype, generator=generator)
         self.embed_scale = math.sqrt(c.d_model) if c.scale_embedding else 1.0
         self.encoder_positions = self._positions(dtype, generator)

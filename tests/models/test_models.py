@@ -126,7 +126,9 @@ def test_whole_encoder_decoder_gradcheck(kind):
     config = SEQ2SEQ_CONFIGS[kind]()
     # Marian starts decoding from its padding token, whose embedding row is frozen (PyTorch's
     # padding_idx: no gradient) although the forward uses it; finite differences would see it.
-    config.decoder_start_token_id = 35 if config.decoder_start_token_id == config.pad_token_id else config.decoder_start_token_id
+    # T5 also starts from its pad token but does not freeze it, so its row is checked too.
+    if config.freeze_pad_embedding and config.decoder_start_token_id == config.pad_token_id:
+        config.decoder_start_token_id = 35
     model = EncoderDecoder(config, dtype=F64, generator=nf.Generator(6))
     src, labels = _ids(rng, (2, 5)), _ids(rng, (2, 4))
     labels[1, 3] = -100
@@ -202,6 +204,16 @@ def test_logits_to_keep_projects_only_the_last_positions(kind):
         model(ids, logits_to_keep=-1)
     with pytest.raises(ValueError, match="labels need the logits of every position"):
         model(ids, labels=ids, logits_to_keep=1)
+
+
+def test_t5_does_not_freeze_the_pad_embedding():
+    # T5 decodes from its pad token and trains that row (transformers' T5 embedding has no
+    # padding_idx); BART and Marian keep PyTorch's padding_idx (no gradient through the lookup,
+    # tested with Embedding)
+    for kind, frozen in (("t5", False), ("bart", True), ("marian", True)):
+        config = SEQ2SEQ_CONFIGS[kind]()
+        model = EncoderDecoder(config, dtype=F64, generator=nf.Generator(16))
+        assert model.embed_tokens.padding_idx == (config.pad_token_id if frozen else None), kind
 
 
 def test_t5_has_no_position_table_to_overrun():
