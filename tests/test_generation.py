@@ -3,8 +3,8 @@ properties, and bad input.
 
 The cache property is checked at two levels, in float64, on small random models of each
 family (GPT-2 style, Llama style with grouped-query heads and RoPE, GPT with ALiBi, BART, T5 with
-its relative position bias in both versions, and the original encoder-decoder), with left-padded batched prompts for the decoder-only models and
-right-padded sources for the encoder-decoders:
+its relative position bias in both versions, and the original encoder-decoder), with left-padded
+batched prompts for the decoder-only models and right-padded sources for the encoder-decoders:
 
 - the model: ``model(..., cache=cache)`` fed one token at a time gives, at every step, the last
   position's logits of ``model(whole sequence)`` without a cache, and those of each row run

@@ -46,7 +46,8 @@ def config_from_hf(hf, architecture, dtype=None):
     return EncoderDecoderConfig.t5(
         vocab_size=field(hf, "vocab_size"), d_model=d_model, n_heads=n_heads, encoder_layers=layers,
         decoder_layers=field(hf, "num_decoder_layers", layers), d_ff=field(hf, "d_ff"), activation=_activation(hf),
-        norm_eps=field(hf, "layer_norm_epsilon", 1e-6), relative_buckets=field(hf, "relative_attention_num_buckets", 32),
+        norm_eps=field(hf, "layer_norm_epsilon", 1e-6),
+        relative_buckets=field(hf, "relative_attention_num_buckets", 32),
         relative_max_distance=field(hf, "relative_attention_max_distance", 128), scale_decoder_outputs=bool(scale),
         dropout=field(hf, "dropout_rate", 0.1), pad_token_id=field(hf, "pad_token_id", 0),
         eos_token_id=field(hf, "eos_token_id", 1), decoder_start_token_id=field(hf, "decoder_start_token_id", 0),

@@ -16,9 +16,10 @@ float32) and the RoPE tables in float32 (inv_freq is built in float32, and forwa
 positions in float32) even in a float64 model, so its float64 logits carry float32 rounding
 (measured here: 4.6e-8 relative on the logits) and cannot be compared at 1e-9. The float64
 comparisons therefore patch those two forwards with the same math in the input's dtype
-(``_patch_float64``; T5LayerNorm, which also takes its mean of squares in float32, likewise); ``test_float64_against_unpatched_transformers`` runs the unpatched float64
-model and asserts the difference stays below 1e-6, and the float32 comparisons use the unpatched
-model (npformer's float32 Llama builds its RoPE tables in float32 as HF does).
+(``_patch_float64``; likewise T5LayerNorm, which also takes its mean of squares in float32);
+``test_float64_against_unpatched_transformers`` runs the unpatched float64 models and asserts
+the difference stays below 1e-6, and the float32 comparisons use the unpatched models
+(npformer's float32 Llama builds its RoPE tables in float32 as HF does).
 
 The causal-LM loss in float64. transformers' ForCausalLMLoss (GPT-2's and Llama's loss) "upcasts"
 the logits with ``logits.float()``, which in a float64 model rounds them to float32: the float64
@@ -440,8 +441,8 @@ def test_forward_float32(case, hf_checkpoint):
 @pytest.mark.parametrize("case", [c for c in CASES if c.family in ("gpt2", "llama", "t5")], ids=lambda c: c.id)
 def test_float64_against_unpatched_transformers(case, hf_checkpoint):
     """Against transformers' own float64 models (float32 Llama RMSNorm, RoPE tables and
-    T5LayerNorm statistics, float32 causal-LM loss) the agreement is only to float32 rounding; this keeps the module docstring's
-    statement checked."""
+    T5LayerNorm statistics, float32 causal-LM loss) the agreement is only to float32 rounding;
+    this keeps the module docstring's statement checked."""
     directory, hf32 = hf_checkpoint(case)
     ours = models.from_pretrained(directory, dtype=np.float64)
     inputs = case.inputs()
@@ -543,9 +544,10 @@ def test_save_pretrained_loads_in_transformers(case, dtype, our_model, tmp_path,
     assert error <= limit, f"{case.id}: {name} differs by {error:.2e}"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.id in ("gpt2-lm", "bert-pretraining", "bart-conditional-generation",
-                                                                "t5-conditional-generation")],
-                         ids=lambda c: c.id)
+SHARDED = ("gpt2-lm", "bert-pretraining", "bart-conditional-generation", "t5-conditional-generation")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in SHARDED], ids=lambda c: c.id)
 def test_sharded_save_pretrained(case, our_model, tmp_path, monkeypatch):
     """max_shard_size: an index and several shards, loaded by transformers and by npformer alike."""
     _patch_float64(monkeypatch)
