@@ -332,29 +332,36 @@ def test_bert_normalizer_and_pre_tokenizer_on_every_code_point():
     assert len(differ) < 1000   # a few hundred newer marks, controls and punctuation
 
 
-def test_wordpiece_trainer_differs_only_in_ties(wordpiece_folder, training):
+def _assert_wordpiece_merges_replay(training, vocab_size):
     """tokenizers' WordPieceTrainer is its BPE trainer with the ``##`` prefix. Its merges,
-    replayed in npformer's trainer, must each be a most frequent pair at their turn; the
-    vocabularies must then be the same."""
+    replayed in npformer's trainer, must each be a most frequent pair at their turn, and give
+    the same vocabulary. Which of several equally frequent pairs it merges follows Rust's
+    randomly seeded hash order, so it can differ from run to run (measured on Tiny Shakespeare
+    at 3,000 tokens: 2 of 8 runs chose 4 other tokens); this check holds for every such run."""
     special = SPECIAL_BERT
     bpe = HFTokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##"))
     bpe.normalizer = normalizers.BertNormalizer()
     bpe.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     bpe.train_from_iterator(training, trainers.BpeTrainer(
-        vocab_size=WORDPIECE_VOCAB, min_frequency=2, limit_alphabet=1000, special_tokens=special,
+        vocab_size=vocab_size, min_frequency=2, limit_alphabet=1000, special_tokens=special,
         continuing_subword_prefix="##", show_progress=False))
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
               for m in json.loads(bpe.to_str())["model"]["merges"]]
     counts = nt.WordPieceTokenizer.count_words(training, BasicTokenizer(), special)
-    replayed, replayed_merges = train_bpe(counts, WORDPIECE_VOCAB, 2, special_tokens=special, limit_alphabet=1000,
+    replayed, replayed_merges = train_bpe(counts, vocab_size, 2, special_tokens=special, limit_alphabet=1000,
                                           continuing_subword_prefix="##", _replay=merges)
     assert replayed_merges == merges
     assert set(replayed) == set(bpe.get_vocab())
-    # npformer's own choices on ties: the same vocabulary as the WordPiece trainer's here
+
+
+def test_wordpiece_trainer_differs_only_in_ties(wordpiece_folder, training):
+    """The reference's merges replay in npformer's trainer (above); npformer's own choices on
+    ties then give nearly the same vocabulary."""
+    _assert_wordpiece_merges_replay(training, WORDPIECE_VOCAB)
     ours = nt.WordPieceTokenizer.train(training, vocab_size=WORDPIECE_VOCAB, min_frequency=2)
     theirs = wordpiece_folder["trainer"].get_vocab()
     assert len(ours) == len(theirs) == WORDPIECE_VOCAB
-    assert [ours.id_to_token(i) for i in range(5)] == special
+    assert [ours.id_to_token(i) for i in range(5)] == SPECIAL_BERT
     alphabet = {t for t in theirs if len(t) == 1 or (t.startswith("##") and len(t) == 3)}
     assert alphabet <= set(ours.get_vocab())
     overlap = len(set(ours.get_vocab()) & set(theirs)) / len(theirs)
@@ -429,10 +436,14 @@ def test_tinyshakespeare_when_present():
     assert ours.get_vocab() == reference.get_vocab()
     text = "".join(lines)
     assert ours.encode(text) == reference.encode(text).ids
+    # tokenizers' WordPiece trainer breaks ties between equally frequent pairs in a randomly
+    # seeded hash order, so its vocabulary is not one fixed set: its merges must replay in ours
+    # (each a most frequent pair at its turn), and our own tie choices stay within 1% of its vocabulary
+    _assert_wordpiece_merges_replay(lines, 3000)
     wp = BertWordPieceTokenizer()
     wp.train_from_iterator(lines, vocab_size=3000, show_progress=False)
     ours_wp = nt.WordPieceTokenizer.train(lines, vocab_size=3000)
-    assert set(ours_wp.get_vocab()) == set(wp.get_vocab())
+    assert len(set(ours_wp.get_vocab()) & set(wp.get_vocab())) / len(wp.get_vocab()) > 0.99
     reference_wp = BertWordPieceTokenizer(vocab=ours_wp.get_vocab())
     same_ids(ours_wp, reference_wp, lines)
     COMPARED["strings"] += 1
