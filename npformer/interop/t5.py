@@ -51,7 +51,7 @@ def config_from_hf(hf, architecture, dtype=None):
         relative_max_distance=field(hf, "relative_attention_max_distance", 128), scale_decoder_outputs=bool(scale),
         dropout=field(hf, "dropout_rate", 0.1), pad_token_id=field(hf, "pad_token_id", 0),
         eos_token_id=field(hf, "eos_token_id", 1), decoder_start_token_id=field(hf, "decoder_start_token_id", 0),
-        bos_token_id=field(hf, "pad_token_id", 0))
+        bos_token_id=field(hf, "pad_token_id", 0), init_std=field(hf, "initializer_factor", 1.0))
 
 
 def matches(model):
@@ -75,7 +75,7 @@ def config_to_hf(model):
             "layer_norm_epsilon": c.norm_eps, "feed_forward_proj": proj, "is_encoder_decoder": True,
             "tie_word_embeddings": True, "scale_decoder_outputs": c.scale_decoder_outputs,
             "pad_token_id": c.pad_token_id, "eos_token_id": c.eos_token_id,
-            "decoder_start_token_id": c.decoder_start_token_id}
+            "decoder_start_token_id": c.decoder_start_token_id, "initializer_factor": c.init_std}
 
 
 def rules(model):

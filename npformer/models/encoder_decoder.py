@@ -12,7 +12,7 @@ offset by 2, GELU, a LayerNorm on the embeddings, no scaling. Marian: sinusoidal
 (sines then cosines), SiLU ("swish"), scaling by sqrt(d_model). T5: no position table but a
 learned bias per head on the attention scores, a function of the bucketed distance key - query
 (one table per stack, computed once and shared by its layers; none in cross-attention),
-unscaled scores (the 1/sqrt(d_head) is folded into the initialisation), pre-norm RMSNorm
+unscaled scores (T5's initialisation folds 1/sqrt(d_head) into the query weights), pre-norm RMSNorm
 without biases, ReLU or gated GELU, and the decoder output scaled by d_model^-0.5 before the
 shared embedding when ``scale_decoder_outputs`` (the original T5; not v1.1).
 """
@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd.tensor import Tensor
+from ..nn import init
 from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module
 from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, T5RelativePositionBias
@@ -69,7 +70,7 @@ class EncoderDecoderConfig:
     bos_token_id: int = 1
     eos_token_id: int = 2
     decoder_start_token_id: int = 1
-    init_std: float = 0.02
+    init_std: float = 0.02                     # N(0, init_std) weights; for T5, T5's initializer_factor
 
     @classmethod
     def transformer(cls, **overrides):
@@ -103,7 +104,7 @@ class EncoderDecoderConfig:
                        activation="relu", norm_first=True, norm="rmsnorm", norm_eps=1e-6, position="t5",
                        scale_embedding=False, bias=False, attention_scale=1.0, scale_decoder_outputs=True,
                        freeze_pad_embedding=False, label_smoothing=0.0, pad_token_id=0, bos_token_id=0,
-                       eos_token_id=1, decoder_start_token_id=0, init_std=0.05)
+                       eos_token_id=1, decoder_start_token_id=0, init_std=1.0)
         options.update(overrides)
         return cls(**options)
 
@@ -139,7 +140,31 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         else:
             self.final_logits_bias = None
         init_weights(self, c.init_std, generator)
+        if c.position == "t5":
+            self._init_t5(c.init_std, generator)
         self.lm_head.weight = self.embed_tokens.weight          # one matrix: source, target and output
+
+    def _init_t5(self, factor, generator):
+        """T5's initialisation (transformers' T5 with initializer_factor = ``factor``): each
+        matrix N(0, factor / sqrt(fan_in)), the shared embedding N(0, factor), and the queries
+        N(0, factor / sqrt(d_model d_head)), which stands in for the 1/sqrt(d_head) the scores lack."""
+        c = self.config
+        d, head_dim = c.d_model, c.d_model // c.n_heads
+        init.normal_(self.embed_tokens.weight, 0.0, factor, generator)
+        for table in (self.encoder_relative_bias, self.decoder_relative_bias):
+            init.normal_(table.relative_attention_bias.weight, 0.0, factor * d ** -0.5, generator)
+        for layer in list(self.encoder.layers) + list(self.decoder.layers):
+            for attention in (layer.self_attn, layer.cross_attn):
+                if attention is None:
+                    continue
+                init.normal_(attention.q_proj.weight, 0.0, factor * (d * head_dim) ** -0.5, generator)
+                init.normal_(attention.k_proj.weight, 0.0, factor * d ** -0.5, generator)
+                init.normal_(attention.v_proj.weight, 0.0, factor * d ** -0.5, generator)
+                init.normal_(attention.out_proj.weight, 0.0, factor * (c.n_heads * head_dim) ** -0.5, generator)
+            for projection in (layer.ffn.gate, layer.ffn.up):
+                if projection is not None:
+                    init.normal_(projection.weight, 0.0, factor * d ** -0.5, generator)
+            init.normal_(layer.ffn.down.weight, 0.0, factor * c.d_ff ** -0.5, generator)
 
     def _positions(self, dtype, generator):
         c = self.config

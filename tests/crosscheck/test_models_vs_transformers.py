@@ -195,7 +195,8 @@ def t5_config(v1_1=False):
 
 def _t5_ours(v1_1=False):
     def build(dtype, generator):
-        options = dict(activation="geglu_tanh", scale_decoder_outputs=False) if v1_1 else {}
+        # v1.1 with T5's initializer_factor 0.2, as t5_config(v1_1=True) and for the same reason
+        options = dict(activation="geglu_tanh", scale_decoder_outputs=False, init_std=0.2) if v1_1 else {}
         config = EncoderDecoderConfig.t5(vocab_size=VOCAB, d_model=24, n_heads=4, encoder_layers=2, decoder_layers=3,
                                          d_ff=40, relative_buckets=8, relative_max_distance=12, dropout=0.0, **options)
         return EncoderDecoder(config, dtype=dtype, generator=generator)

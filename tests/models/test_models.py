@@ -216,6 +216,31 @@ def test_t5_does_not_freeze_the_pad_embedding():
         assert model.embed_tokens.padding_idx == (config.pad_token_id if frozen else None), kind
 
 
+def test_t5_initialisation_follows_t5s_scales():
+    # transformers' T5._init_weights with initializer_factor f: shared N(0, f), queries
+    # N(0, f / sqrt(d_model d_kv)), keys, values, wi N(0, f / sqrt(d_model)), o N(0, f / sqrt(H d_kv)),
+    # wo N(0, f / sqrt(d_ff)), the bias tables N(0, f / sqrt(d_model)); RMSNorm weights 1
+    d, heads, d_ff, f = 64, 4, 256, 0.5
+    config = EncoderDecoderConfig.t5(vocab_size=400, d_model=d, n_heads=heads, encoder_layers=1, decoder_layers=1,
+                                     d_ff=d_ff, relative_buckets=32, activation="geglu_tanh", init_std=f)
+    model = EncoderDecoder(config, generator=nf.Generator(17))
+    head_dim = d // heads
+    expected = {"embed_tokens.weight": f, "q_proj": f * (d * head_dim) ** -0.5, "k_proj": f * d ** -0.5,
+                "v_proj": f * d ** -0.5, "out_proj": f * (heads * head_dim) ** -0.5, "ffn.gate": f * d ** -0.5,
+                "ffn.up": f * d ** -0.5, "ffn.down": f * d_ff ** -0.5, "relative_attention_bias": f * d ** -0.5}
+    checked = set()
+    for name, param in model.named_parameters():
+        if param.ndim == 1:
+            np.testing.assert_array_equal(param.data, 1.0, err_msg=name)
+            continue
+        key = next(k for k in expected if k in name)
+        # >= 256 samples each (the bias tables: 32 x 4): the sample std is within 20% with
+        # overwhelming probability, and the scales told apart here differ by 2x or more
+        assert abs(param.data.std() / expected[key] - 1) < 0.2, (name, param.data.std(), expected[key])
+        checked.add(key)
+    assert checked == set(expected)
+
+
 def test_t5_has_no_position_table_to_overrun():
     # relative positions: sources and decoded sequences longer than max_positions (16 here) work
     rng = np.random.default_rng(13)
