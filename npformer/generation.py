@@ -188,8 +188,7 @@ class _Runner:
         real = mask != 0
         limit = model.config.max_positions
         if self.seq2seq:
-            if model.encoder_positions is None:         # T5: relative positions, no table to overrun
-                limit = np.inf
+            limit = np.inf if model.position_limit is None else model.position_limit
             if ids.shape[1] > limit:
                 raise ValueError(f"input_ids has {ids.shape[1]} tokens, longer than the encoder's position table "
                                  f"of {limit} positions")

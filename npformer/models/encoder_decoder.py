@@ -139,9 +139,10 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
             self.register_buffer("final_logits_bias", np.zeros(c.vocab_size, dtype=self.lm_head.weight.dtype))
         else:
             self.final_logits_bias = None
-        init_weights(self, c.init_std, generator)
         if c.position == "t5":
             self._init_t5(c.init_std, generator)
+        else:
+            init_weights(self, c.init_std, generator)
         self.lm_head.weight = self.embed_tokens.weight          # one matrix: source, target and output
 
     def _init_t5(self, factor, generator):
@@ -166,6 +167,12 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
                     init.normal_(projection.weight, 0.0, factor * d ** -0.5, generator)
             init.normal_(layer.ffn.down.weight, 0.0, factor * c.d_ff ** -0.5, generator)
 
+    @property
+    def position_limit(self):
+        """The longest source or decoded sequence the position tables allow; None for T5,
+        whose relative bias has no table to overrun."""
+        return None if self.config.position == "t5" else self.config.max_positions
+
     def _positions(self, dtype, generator):
         c = self.config
         if c.position == "t5":
@@ -186,8 +193,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
     def _embed(self, ids, positions_module, norm, past=0):
         batch, length = ids.shape
         positions = np.arange(past, past + length)
-        if positions_module is not None:                 # T5's relative bias has no table to overrun
-            check_positions(positions, self.config.max_positions, f"a sequence of length {past + length}")
+        if self.position_limit is not None:
+            check_positions(positions, self.position_limit, f"a sequence of length {past + length}")
         x = self.embed_tokens(Tensor._make(ids, False, None, 0))
         if self.embed_scale != 1.0:
             x = x * self.embed_scale

@@ -325,14 +325,16 @@ def _hf_float64(model):
     return copy.deepcopy(model).double().eval()
 
 
+def _rms_norm_in_input_dtype(self, hidden_states):
+    """LlamaRMSNorm's and T5LayerNorm's math without their cast of the statistics to float32."""
+    variance = hidden_states.pow(2).mean(-1, keepdim=True)
+    return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+
+
 def patch_llama_float64(monkeypatch):
     """transformers' Llama computes RMSNorm and its RoPE tables in float32 even in a float64
     model; patched, both compute HF's math in the input's dtype (for float32 inputs, exactly
     transformers'). The generation cross-checks use it too."""
-    def rms_norm_forward(self, hidden_states):
-        variance = hidden_states.pow(2).mean(-1, keepdim=True)
-        return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
-
     def rotary_forward(self, x, position_ids):
         dim = 2 * self.inv_freq.shape[-1]
         base = self.config.rope_parameters["rope_theta"]
@@ -341,18 +343,14 @@ def patch_llama_float64(monkeypatch):
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos() * self.attention_scaling, emb.sin() * self.attention_scaling
 
-    monkeypatch.setattr(modeling_llama.LlamaRMSNorm, "forward", rms_norm_forward)
+    monkeypatch.setattr(modeling_llama.LlamaRMSNorm, "forward", _rms_norm_in_input_dtype)
     monkeypatch.setattr(modeling_llama.LlamaRotaryEmbedding, "forward", rotary_forward)
 
 
 def patch_t5_float64(monkeypatch):
     """T5LayerNorm takes its mean of squares in float32 even in a float64 model; patched, in the
     input's dtype (for float32 inputs, exactly transformers')."""
-    def t5_layer_norm_forward(self, hidden_states):
-        variance = hidden_states.pow(2).mean(-1, keepdim=True)
-        return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
-
-    monkeypatch.setattr(modeling_t5.T5LayerNorm, "forward", t5_layer_norm_forward)
+    monkeypatch.setattr(modeling_t5.T5LayerNorm, "forward", _rms_norm_in_input_dtype)
 
 
 def _patch_float64(monkeypatch):
