@@ -7,14 +7,11 @@ import os
 import numpy as np
 
 from ..io.atomic import write_atomic
+from ..io.checkpoint import CheckpointError
 from ..io.safetensors import load_file, save_file
 
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder that cannot be read: missing files, a bad index, unknown names."""
 
 
 def read_config(directory):

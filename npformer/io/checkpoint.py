@@ -28,7 +28,8 @@ FILES = ("model.safetensors", "optimizer.safetensors", "trainer.json")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be written or read."""
+    """A checkpoint that cannot be written or read: a training checkpoint here, or a Hugging Face
+    folder (npformer.interop): missing files, a bad index, unknown names, sizes that disagree."""
 
 
 def save_checkpoint(run_dir, step, model_state, optimizer_arrays, meta, extra_files=None, keep=2):
