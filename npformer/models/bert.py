@@ -20,6 +20,7 @@ from ..autograd.tensor import Tensor
 from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module, Parameter
 from ..nn.positional import LearnedPositionalEmbedding
+from ..nn.shapes import new_array
 from ..nn.transformer import ACTIVATIONS, TransformerEncoder
 from .common import PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
@@ -96,7 +97,7 @@ class MaskedLMHead(Module):
         self.norm = LayerNorm(config.d_model, eps=config.norm_eps, dtype=dtype)
         self.decoder = Linear(config.d_model, config.vocab_size, bias=False, dtype=dtype, generator=generator)
         self.decoder.weight = embedding_weight
-        self.bias = Parameter(np.zeros(config.vocab_size, dtype=embedding_weight.dtype))
+        self.bias = Parameter(new_array((config.vocab_size,), embedding_weight.dtype))
 
     def forward(self, hidden):
         h = self.norm(ACTIVATIONS[self.activation](self.dense(hidden)))

@@ -7,6 +7,7 @@ from ..autograd.tensor import Tensor
 from ..nn import init
 from ..nn.layers import Embedding, LayerNorm, Linear, RMSNorm
 from ..nn.positional import LearnedPositionalEmbedding
+from ..nn.shapes import holds_values
 
 
 def as_ids(ids, name, vocab_size=None):
@@ -48,7 +49,7 @@ def init_weights(module, std=0.02, generator=None):
     for layer in module.modules():
         if isinstance(layer, (Linear, Embedding, LearnedPositionalEmbedding)):
             init.normal_(layer.weight, 0.0, std, generator)
-            if getattr(layer, "padding_idx", None) is not None:
+            if getattr(layer, "padding_idx", None) is not None and holds_values(layer.weight.data):
                 layer.weight.data[layer.padding_idx] = 0
         if isinstance(layer, Linear) and layer.bias is not None:
             init.zeros_(layer.bias)

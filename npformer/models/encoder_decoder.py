@@ -30,6 +30,7 @@ from ..nn import init
 from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module
 from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, T5RelativePositionBias
+from ..nn.shapes import new_array
 from ..nn.transformer import TransformerDecoder, TransformerEncoder
 from .common import GenerationMixin, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
@@ -136,7 +137,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         self.decoder = TransformerDecoder(c.decoder_layers, c.d_model, c.n_heads, cross_attention=True, **blocks)
         self.lm_head = Linear(c.d_model, c.vocab_size, bias=False, dtype=dtype, generator=generator)
         if c.final_logits_bias:
-            self.register_buffer("final_logits_bias", np.zeros(c.vocab_size, dtype=self.lm_head.weight.dtype))
+            bias = new_array((c.vocab_size,), self.lm_head.weight.dtype)
+            self.register_buffer("final_logits_bias", Tensor._make(bias, False, None, 0))
         else:
             self.final_logits_bias = None
         if c.position == "t5":

@@ -5,5 +5,6 @@ from .layers import GELU, Dropout, Embedding, Identity, LayerNorm, Linear, ReLU,
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .positional import (ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding,
                          T5RelativePositionBias)
+from .shapes import shapes_only
 from .transformer import (BlockCache, FeedForward, TransformerBlock, TransformerDecoder, TransformerEncoder,
                           TransformerStack)

@@ -3,12 +3,14 @@
 Every function takes ``generator=None`` (the default generator, reseeded by
 ``npformer.manual_seed``). Samples are drawn in float64 and rounded to the tensor's dtype, so
 a float32 and a float64 model built from one seed hold the same weights up to rounding.
+A placeholder of ``nn.shapes_only()`` is returned untouched: nothing is drawn for it.
 """
 import math
 
 import numpy as np
 
 from ..autograd.random import resolve
+from .shapes import holds_values
 
 
 def _fill(tensor, values):
@@ -36,15 +38,21 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    if not holds_values(tensor.data):
+        return tensor
     return _fill(tensor, resolve(generator).numpy.uniform(a, b, tensor.data.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    if not holds_values(tensor.data):
+        return tensor
     return _fill(tensor, mean + std * resolve(generator).numpy.standard_normal(tensor.data.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal(mean, std) conditioned on [a, b] (absolute bounds, as torch), by resampling."""
+    if not holds_values(tensor.data):
+        return tensor
     rng = resolve(generator).numpy
     values = mean + std * rng.standard_normal(tensor.data.shape)
     outside = (values < a) | (values > b)
@@ -55,7 +63,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, value):
-    tensor.data[...] = value
+    if holds_values(tensor.data):
+        tensor.data[...] = value
     return tensor
 
 

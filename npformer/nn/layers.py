@@ -6,16 +6,15 @@ initialise as PyTorch does, so a model built here has the same weight distributi
 """
 import math
 
-import numpy as np
-
 from .. import functional as F
 from ..autograd.dtypes import as_dtype, get_default_dtype
 from . import init
 from .module import Module, Parameter
+from .shapes import holds_values, new_array
 
 
 def _empty(shape, dtype):
-    return Parameter(np.zeros(shape, dtype=get_default_dtype() if dtype is None else as_dtype(dtype)))
+    return Parameter(new_array(shape, get_default_dtype() if dtype is None else as_dtype(dtype)))
 
 
 class Linear(Module):
@@ -55,7 +54,7 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.weight = _empty((num_embeddings, embedding_dim), dtype)
         init.normal_(self.weight, generator=generator)
-        if padding_idx is not None:
+        if padding_idx is not None and holds_values(self.weight.data):
             self.weight.data[padding_idx] = 0
 
     def forward(self, ids):

@@ -25,6 +25,7 @@ from ..ops.shape import cat
 from . import init
 from .layers import Embedding
 from .module import Module, Parameter
+from .shapes import computed_array, new_array
 
 
 def _integer_positions(positions, what):
@@ -89,9 +90,10 @@ class SinusoidalPositionalEmbedding(Module):
         self.num_positions = _positive_int(num_positions, "num_positions", what)
         self.dim = _positive_int(dim, "dim", what)
         self.base, self.layout = float(base), layout
-        table = sinusoidal_table(self.num_positions, self.dim, self.base, layout)
-        table = table.astype(table_dtype).astype(_float_dtype(dtype))
-        self.register_buffer("table", Tensor(table), persistent=False)
+        dtype = _float_dtype(dtype)
+        table = computed_array((self.num_positions, self.dim), dtype, lambda: sinusoidal_table(
+            self.num_positions, self.dim, self.base, layout).astype(table_dtype).astype(dtype))
+        self.register_buffer("table", Tensor._make(table, False, None, 0), persistent=False)   # not copied
 
     def forward(self, positions):
         positions = _integer_positions(positions, type(self).__name__)
@@ -119,7 +121,7 @@ class LearnedPositionalEmbedding(Module):
         if not isinstance(offset, (int, np.integer)) or offset < 0:
             raise ValueError(f"{what}: offset must be an int >= 0, got {offset!r}")
         self.offset = int(offset)
-        self.weight = Parameter(np.zeros((self.num_positions + self.offset, self.dim), dtype=_float_dtype(dtype)))
+        self.weight = Parameter(new_array((self.num_positions + self.offset, self.dim), _float_dtype(dtype)))
         init.normal_(self.weight, generator=generator)
 
     def forward(self, positions):
@@ -176,13 +178,16 @@ class RotaryEmbedding(Module):
         self.table_dtype = as_dtype(table_dtype)
         if self.table_dtype.kind != "f":
             raise TypeError(f"{what}: table_dtype must be a floating dtype, got {self.table_dtype}")
+        # A plain array, not a buffer: Module.to(dtype) must not change the precision the
+        # tables are computed in (they are cast to the input's dtype at use).
+        self.inv_freq = computed_array((self.rotary_dim // 2,), self.table_dtype, self._inverse_frequencies)
+        self._cache = None
+
+    def _inverse_frequencies(self):
         t = self.table_dtype.type
         exponent = np.arange(0, self.rotary_dim, 2, dtype=t) / t(self.rotary_dim)      # (rotary_dim/2,)
         power = _rounded(lambda e: np.power(np.float64(t(self.base)), e), exponent)
-        # A plain array, not a buffer: Module.to(dtype) must not change the precision the
-        # tables are computed in (they are cast to the input's dtype at use).
-        self.inv_freq = t(1) / power
-        self._cache = None
+        return t(1) / power
 
     def cos_sin(self, positions, dtype):
         """(cos, sin), each positions.shape + (rotary_dim,), full width for the convention."""
@@ -269,7 +274,7 @@ class ALiBi(Module):
     def __init__(self, n_heads):
         super().__init__()
         self.n_heads = _positive_int(n_heads, "n_heads", type(self).__name__)
-        self.slopes = alibi_slopes(self.n_heads)                    # (H,) float64, not a parameter
+        self.slopes = computed_array((self.n_heads,), np.float64, lambda: alibi_slopes(self.n_heads))  # (H,), fixed
 
     def forward(self, query_length, key_length, offset=0, dtype=np.float32):
         """The bias (n_heads, L, S), without gradient, in ``dtype``."""

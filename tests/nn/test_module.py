@@ -586,6 +586,35 @@ def test_linear_init_bound_and_embedding_padding_row():
     assert np.all(nn.Embedding(5, 2, padding_idx=-1).weight.data[4] == 0)
 
 
+def test_shapes_only_builds_placeholders_that_nothing_draws_into():
+    def block():
+        return nn.TransformerBlock(16, 4, d_ff=32, cross_attention=True, dtype=F64, generator=nf.Generator(3))
+
+    real = block()
+    with nn.shapes_only():
+        skeleton = block()
+        embedding = nn.Embedding(10 ** 9, 4096, padding_idx=0)
+        table = nn.SinusoidalPositionalEmbedding(10 ** 9, 4096)
+        rotary, alibi = nn.RotaryEmbedding(10 ** 6), nn.ALiBi(10 ** 8)
+    assert list(skeleton.state_dict()) == list(real.state_dict())
+    for (name, a), b in zip(skeleton.state_dict().items(), real.state_dict().values()):
+        assert (a.shape, a.dtype) == (b.shape, b.dtype) and not a.flags.writeable and a.strides == (0,) * a.ndim, name
+    for array in (embedding.weight.data, table.table.data, rotary.inv_freq, alibi.slopes):
+        assert array.nbytes > 10 ** 6 and array.strides == (0,) * array.ndim
+    assert rotary.inv_freq.dtype == F64 and alibi.slopes.shape == (10 ** 8,)
+    # an initialiser leaves a placeholder as it is and draws nothing from the generator
+    generator = nf.Generator(5)
+    init.normal_(skeleton.ffn.up.weight, generator=generator)
+    init.ones_(skeleton.ffn.up.bias)
+    np.testing.assert_array_equal(nn.Linear(3, 2, generator=generator).weight.data,
+                                  nn.Linear(3, 2, generator=nf.Generator(5)).weight.data)
+    # outside the context, the same construction allocates and draws as before
+    again = block()
+    for name, array in real.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[name], array, err_msg=name)
+        assert again.state_dict()[name].flags.writeable
+
+
 # ---------------------------------------------------------------------------- gradient checks
 def test_assert_module_gradients_catches_a_wrong_gradient():
     """The helper can fail: a module whose backward is wrong by a factor is caught."""
