@@ -54,7 +54,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["SafetensorsError", "load_file", "save_file", "load_metadata", "read_header",
+__all__ = ["SafetensorsError", "load_file", "save_file", "load_metadata", "read_header", "dtype_kind",
            "float32_to_bfloat16_bits", "bfloat16_bits_to_float32", "MAX_HEADER_SIZE"]
 
 #: The largest header accepted, as in the reference implementation.
@@ -76,6 +76,9 @@ _DTYPES = {
     "U64": np.dtype("<u8"), "U32": np.dtype("<u4"), "U16": np.dtype("<u2"), "U8": np.dtype("u1"),
     "BOOL": np.dtype("?"),
 }
+
+# NumPy's dtype kinds -> the kinds of value a tensor holds (see dtype_kind)
+_KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool", "c": "complex"}
 
 # The reference writer's layout order: its Dtype enum, descending (F8 and F4 kinds, which
 # NumPy cannot hold, would sit between I16 and I8 and between U8 and BOOL).
@@ -103,6 +106,26 @@ class SafetensorsError(ValueError):
 
 class _Problem(Exception):
     """Raised inside header parsing; turned into SafetensorsError with the path."""
+
+
+def dtype_kind(dtype):
+    """The kind of value a safetensors dtype code ("F32", "BF16", "I64", ...) or a NumPy dtype
+    holds: "float", "int" (signed or unsigned), "bool" or "complex".
+
+    A loader fills a parameter only from a tensor of the same kind: casting an I32 tensor into a
+    float parameter would load bit patterns as numbers. ``dtype_kind("BF16") == "float"``,
+    though BF16 is read through uint16 bits.
+    """
+    if isinstance(dtype, str) and dtype in _DTYPES:
+        return "float" if dtype == "BF16" else _KINDS[_DTYPES[dtype].kind]
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        kind = None
+    if kind not in _KINDS:
+        raise ValueError(f"{_show(dtype)} is neither a safetensors dtype ({', '.join(sorted(_DTYPES))}) nor a "
+                         f"NumPy dtype of numbers or booleans")
+    return _KINDS[kind]
 
 
 # ---------------------------------------------------------------------------------------------

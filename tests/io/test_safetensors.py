@@ -596,3 +596,15 @@ def test_damaged_files_raise_only_safetensors_error(scratch, edits, cut, at):
             read(path)
         except SafetensorsError:
             pass
+
+
+def test_dtype_kind_of_every_code_and_of_numpy_dtypes():
+    expected = {"F64": "float", "F32": "float", "F16": "float", "BF16": "float", "C64": "complex", "I64": "int",
+                "I32": "int", "I16": "int", "I8": "int", "U64": "int", "U32": "int", "U16": "int", "U8": "int",
+                "BOOL": "bool"}
+    assert {code: sf.dtype_kind(code) for code in sf._DTYPES} == expected
+    for code, dtype in DTYPES.items():
+        assert sf.dtype_kind(np.dtype(dtype)) == expected[code]
+    for bad in ("F8", "U", object, "str"):
+        with pytest.raises(ValueError, match="is neither a safetensors dtype"):
+            sf.dtype_kind(bad)
