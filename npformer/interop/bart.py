@@ -1,7 +1,8 @@
 """BART and Marian <-> npformer.models.EncoderDecoder. The two share one layout; Marian has no
 learned positions (its sinusoidal table is recomputed) and no embedding LayerNorm."""
 from ..models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from .fields import UnsupportedModelError, activation, field, require
+from .fields import (UnsupportedModelError, activation, divides, flag, init_scale, probability, require, size, token_id,
+                     where)
 from .rules import per_layer, row, same
 
 MODEL_TYPES = ("bart", "marian")
@@ -16,23 +17,28 @@ MARIAN_IGNORED = [r"^model\.(encoder|decoder)\.embed_positions\.weight$"]
 def config_from_hf(hf, architecture, dtype=None):
     kind = hf.get("model_type")
     for a, b in (("encoder_attention_heads", "decoder_attention_heads"), ("encoder_ffn_dim", "decoder_ffn_dim")):
-        if field(hf, a) != field(hf, b):
-            raise UnsupportedModelError(f"{kind}: {a} != {b} (npformer uses one value for both stacks)")
+        if size(hf, a) != size(hf, b):
+            raise UnsupportedModelError(f"{where(hf)}: {a} != {b} (npformer uses one value for both stacks)")
     require(hf, "normalize_before", False, default=False)
     require(hf, "add_final_layer_norm", False, default=False)
+    vocab_size, d_model, n_heads = size(hf, "vocab_size"), size(hf, "d_model"), size(hf, "encoder_attention_heads")
+    divides(hf, "encoder_attention_heads", n_heads, "d_model", d_model)
     common = dict(
-        vocab_size=field(hf, "vocab_size"), d_model=field(hf, "d_model"), n_heads=field(hf, "encoder_attention_heads"),
-        encoder_layers=field(hf, "encoder_layers"), decoder_layers=field(hf, "decoder_layers"),
-        d_ff=field(hf, "encoder_ffn_dim"), activation=activation(hf, "activation_function", ACTIVATIONS),
-        max_positions=field(hf, "max_position_embeddings"), scale_embedding=bool(hf.get("scale_embedding", False)),
-        dropout=field(hf, "dropout", 0.1), attention_dropout=field(hf, "attention_dropout", 0.0),
-        activation_dropout=field(hf, "activation_dropout", 0.0), pad_token_id=field(hf, "pad_token_id"),
-        bos_token_id=hf.get("bos_token_id") if hf.get("bos_token_id") is not None else 0,
-        eos_token_id=field(hf, "eos_token_id"), decoder_start_token_id=field(hf, "decoder_start_token_id"),
-        init_std=field(hf, "init_std", 0.02))
+        vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, encoder_layers=size(hf, "encoder_layers"),
+        decoder_layers=size(hf, "decoder_layers"), d_ff=size(hf, "encoder_ffn_dim"),
+        activation=activation(hf, "activation_function", ACTIVATIONS),
+        max_positions=size(hf, "max_position_embeddings"), scale_embedding=flag(hf, "scale_embedding", False),
+        dropout=probability(hf, "dropout", 0.1),
+        attention_dropout=probability(hf, "attention_dropout", 0.0),
+        activation_dropout=probability(hf, "activation_dropout", 0.0),
+        pad_token_id=token_id(hf, "pad_token_id", vocab_size), bos_token_id=token_id(hf, "bos_token_id", vocab_size, 0),
+        eos_token_id=token_id(hf, "eos_token_id", vocab_size),
+        decoder_start_token_id=token_id(hf, "decoder_start_token_id", vocab_size),
+        init_std=init_scale(hf, "init_std", 0.02))
     if kind == "marian":
-        if not hf.get("share_encoder_decoder_embeddings", True) or hf.get("decoder_vocab_size", common["vocab_size"]) != common["vocab_size"]:
-            raise UnsupportedModelError("marian: separate decoder embeddings are not supported")
+        if (not flag(hf, "share_encoder_decoder_embeddings", True)
+                or size(hf, "decoder_vocab_size", vocab_size) != vocab_size):
+            raise UnsupportedModelError(f"{where(hf)}: separate decoder embeddings are not supported")
         # the preset rounds the sinusoids through float32, as Hugging Face does even in float64
         return EncoderDecoderConfig.marian(**common)
     return EncoderDecoderConfig.bart(**common)

@@ -2,7 +2,8 @@
 model's checkpoint and at the top level in a BertModel checkpoint; so do npformer's names."""
 from ..models.bert import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
                            BertForSequenceClassification, BertForTokenClassification, BertModel)
-from .fields import activation, field, require
+from .checkpoint import CheckpointError
+from .fields import activation, divides, init_scale, number, probability, require, show, size, token_id, where
 from .rules import per_layer, same
 
 MODEL_TYPE = "bert"
@@ -14,23 +15,32 @@ ARCHITECTURES = {
 PREFIX = "bert"
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu",
                "silu": "silu", "swish": "silu"}
+PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 IGNORED = [r"(^|\.)embeddings\.(position_ids|token_type_ids)$", r"^cls\.predictions\.decoder\.(weight|bias)$"]
 
 
 def config_from_hf(hf, architecture, dtype=None):
     require(hf, "position_embedding_type", "absolute", default="absolute")
     require(hf, "is_decoder", False, default=False)
+    d_model, n_heads = size(hf, "hidden_size"), size(hf, "num_attention_heads")
+    divides(hf, "num_attention_heads", n_heads, "hidden_size", d_model)
     labels = hf.get("id2label")
+    if labels is not None and not isinstance(labels, dict):
+        raise CheckpointError(f"{where(hf)}: id2label = {show(labels)}; expected an object of labels by id")
+    vocab_size = size(hf, "vocab_size")
+    problem_type = hf.get("problem_type")
+    if problem_type not in PROBLEM_TYPES:
+        raise CheckpointError(f"{where(hf)}: problem_type = {show(problem_type)}; expected one of {PROBLEM_TYPES}")
+    classifier_dropout = probability(hf, "classifier_dropout", None)
     return BertConfig(
-        vocab_size=field(hf, "vocab_size"), max_positions=field(hf, "max_position_embeddings"),
-        type_vocab_size=field(hf, "type_vocab_size", 2), d_model=field(hf, "hidden_size"),
-        n_layers=field(hf, "num_hidden_layers"), n_heads=field(hf, "num_attention_heads"),
-        d_ff=field(hf, "intermediate_size"), activation=activation(hf, "hidden_act", ACTIVATIONS),
-        norm_eps=field(hf, "layer_norm_eps", 1e-12), dropout=field(hf, "hidden_dropout_prob", 0.1),
-        attention_dropout=field(hf, "attention_probs_dropout_prob", 0.1),
-        classifier_dropout=hf.get("classifier_dropout"), pad_token_id=field(hf, "pad_token_id", 0),
-        num_labels=len(labels) if labels else field(hf, "num_labels", 2), problem_type=hf.get("problem_type"),
-        init_std=field(hf, "initializer_range", 0.02))
+        vocab_size=vocab_size, max_positions=size(hf, "max_position_embeddings"),
+        type_vocab_size=size(hf, "type_vocab_size", 2), d_model=d_model, n_layers=size(hf, "num_hidden_layers"),
+        n_heads=n_heads, d_ff=size(hf, "intermediate_size"), activation=activation(hf, "hidden_act", ACTIVATIONS),
+        norm_eps=number(hf, "layer_norm_eps", 1e-12), dropout=probability(hf, "hidden_dropout_prob", 0.1),
+        attention_dropout=probability(hf, "attention_probs_dropout_prob", 0.1), classifier_dropout=classifier_dropout,
+        pad_token_id=token_id(hf, "pad_token_id", vocab_size, 0),
+        num_labels=len(labels) if labels else size(hf, "num_labels", 2), problem_type=problem_type,
+        init_std=init_scale(hf, "initializer_range", 0.02))
 
 
 def matches(model):

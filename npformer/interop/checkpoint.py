@@ -3,15 +3,34 @@ shards listed in model.safetensors.index.json. Only safetensors: loading never u
 pytorch_model.bin folders are refused with a message saying how to convert them."""
 import json
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..io.atomic import write_atomic
 from ..io.checkpoint import CheckpointError
-from ..io.safetensors import load_file, save_file
+from ..io.safetensors import dtype_kind, load_file, read_header, save_file
 
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
+
+
+class ConfigFile(dict):
+    """config.json's object, remembering its path so that errors about a field can name the file."""
+
+    def __init__(self, path, values):
+        super().__init__(values)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class StoredTensor:
+    """One tensor as its file describes it, without its data: enough to check it against a model."""
+    dtype: str          # the safetensors dtype ("F32"), or the NumPy dtype of an array given in memory
+    kind: str           # what it fills: "float", "int", "bool" or "complex" (io.safetensors.dtype_kind)
+    shape: tuple
+    nbytes: int
+    file: str
 
 
 def read_config(directory):
@@ -21,40 +40,81 @@ def read_config(directory):
     try:
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError) as error:      # ValueError: bad JSON, bad UTF-8, an int of > 4300 digits
         raise CheckpointError(f"{path}: not readable JSON ({error})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: not readable JSON (nested too deeply)") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
-    return config
+    return ConfigFile(path, config)
+
+
+def read_headers(directory):
+    """Every tensor of the folder as its file's header describes it ({name: StoredTensor}), in
+    the order read_tensors returns them. Reads no tensor data."""
+    stored = {}
+    for name, (entry, path) in _from_each_file(directory, read_header).items():
+        begin, end = entry["data_offsets"]
+        stored[name] = StoredTensor(entry["dtype"], dtype_kind(entry["dtype"]), entry["shape"], end - begin, path)
+    return stored
 
 
 def read_tensors(directory):
     """Every tensor of the folder, memory-mapped, by checkpoint name."""
+    return {name: array for name, (array, _) in _from_each_file(directory, load_file).items()}
+
+
+def _from_each_file(directory, reader):
+    """{name: (what ``reader`` gives for it, its file)} over model.safetensors or the shards."""
+    found = {}
+    for path, names in _weight_files(directory):
+        values = _read(reader, path)
+        if names is not None:
+            absent = sorted(names - set(values))
+            if absent:
+                raise CheckpointError(f"{path}: {INDEX} lists tensors this shard does not hold: {absent[:10]}")
+            values = {name: value for name, value in values.items() if name in names}
+        found.update((name, (value, path)) for name, value in values.items())
+    return found
+
+
+def _read(reader, path):
+    try:
+        return reader(path)
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def _weight_files(directory):
+    """[(safetensors path, the names to take from it, or None for all)]: model.safetensors, or
+    the shards model.safetensors.index.json lists."""
     single, index = os.path.join(directory, SINGLE), os.path.join(directory, INDEX)
     if os.path.isfile(single):
-        return load_file(single)
+        return [(single, None)]
     if os.path.isfile(index):
-        try:
-            with open(index, encoding="utf-8") as f:
-                weight_map = json.load(f)["weight_map"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{index}: not a valid index ({error!r})") from None
-        tensors = {}
-        for shard in sorted(set(weight_map.values())):
-            if os.path.basename(shard) != shard:
-                raise CheckpointError(f"{index}: shard name {shard!r} must be a file in the folder")
-            shard_tensors = load_file(os.path.join(directory, shard))
-            for name, array in shard_tensors.items():
-                if weight_map.get(name) == shard:
-                    tensors[name] = array
-        missing = sorted(set(weight_map) - set(tensors))
-        if missing:
-            raise CheckpointError(f"{index}: tensors listed but absent from their shards: {missing[:10]}")
-        return tensors
+        by_shard = {}
+        for name, shard in _weight_map(index).items():
+            by_shard.setdefault(shard, set()).add(name)
+        return [(os.path.join(directory, shard), by_shard[shard]) for shard in sorted(by_shard)]
     if os.path.isfile(os.path.join(directory, "pytorch_model.bin")):
         raise CheckpointError(f"{directory}: only pytorch_model.bin, a pickle, which npformer never loads; convert "
                               f"it with transformers (model.save_pretrained(dir, safe_serialization=True))")
     raise CheckpointError(f"{directory}: neither {SINGLE} nor {INDEX}")
+
+
+def _weight_map(index):
+    """The index's {tensor name: shard file name}, each shard a file of the folder itself."""
+    try:
+        with open(index, encoding="utf-8") as f:
+            weight_map = json.load(f)["weight_map"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+        raise CheckpointError(f"{index}: not a valid index ({error!r})") from None
+    if not isinstance(weight_map, dict) or not all(isinstance(shard, str) for shard in weight_map.values()):
+        raise CheckpointError(f"{index}: weight_map must be an object mapping tensor names to shard file names")
+    for shard in set(weight_map.values()):
+        if os.path.basename(shard) != shard or shard in ("", ".", ".."):
+            raise CheckpointError(f"{index}: shard name {shard!r} must be a file in the folder")
+    return weight_map
 
 
 def write_folder(directory, config, tensors, max_shard_size=None):

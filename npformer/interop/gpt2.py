@@ -2,7 +2,7 @@
 weight is (in, out): transposed here to Linear's (out, in), and its q, k, v projections packed
 in one c_attn matrix, split here into three."""
 from ..models.gpt import GPT, GPTConfig
-from .fields import activation, field, require
+from .fields import activation, divides, flag, init_scale, number, probability, require, size
 from .rules import per_layer, same, split_columns_transposed, transposed
 
 MODEL_TYPE = "gpt2"
@@ -18,14 +18,15 @@ def config_from_hf(hf, architecture, dtype=None):
     require(hf, "scale_attn_weights", True, default=True)
     require(hf, "scale_attn_by_inverse_layer_idx", False, default=False)
     require(hf, "add_cross_attention", False, default=False)
-    d_model = field(hf, "n_embd")
+    d_model, n_heads = size(hf, "n_embd"), size(hf, "n_head")
+    divides(hf, "n_head", n_heads, "n_embd", d_model)
     return GPTConfig.gpt2(
-        vocab_size=field(hf, "vocab_size"), max_positions=field(hf, "n_positions"), d_model=d_model,
-        n_layers=field(hf, "n_layer"), n_heads=field(hf, "n_head"), d_ff=field(hf, "n_inner", 4 * d_model),
-        activation=activation(hf, "activation_function", ACTIVATIONS), norm_eps=field(hf, "layer_norm_epsilon", 1e-5),
-        dropout=field(hf, "resid_pdrop", 0.1), embedding_dropout=field(hf, "embd_pdrop", 0.1),
-        attention_dropout=field(hf, "attn_pdrop", 0.1), tie_embeddings=field(hf, "tie_word_embeddings", True),
-        init_std=field(hf, "initializer_range", 0.02))
+        vocab_size=size(hf, "vocab_size"), max_positions=size(hf, "n_positions"), d_model=d_model,
+        n_layers=size(hf, "n_layer"), n_heads=n_heads, d_ff=size(hf, "n_inner", 4 * d_model),
+        activation=activation(hf, "activation_function", ACTIVATIONS),
+        norm_eps=number(hf, "layer_norm_epsilon", 1e-5), dropout=probability(hf, "resid_pdrop", 0.1),
+        embedding_dropout=probability(hf, "embd_pdrop", 0.1), attention_dropout=probability(hf, "attn_pdrop", 0.1),
+        tie_embeddings=flag(hf, "tie_word_embeddings", True), init_std=init_scale(hf, "initializer_range", 0.02))
 
 
 def matches(model):

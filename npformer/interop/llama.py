@@ -3,7 +3,9 @@ grouped-query attention). The names map one to one."""
 import numpy as np
 
 from ..models.gpt import GPT, GPTConfig
-from .fields import UnsupportedModelError, field, require
+from .checkpoint import CheckpointError
+from .fields import (UnsupportedModelError, divides, flag, init_scale, number, probability, require, section, show,
+                     size, where)
 from .rules import per_layer, same
 
 MODEL_TYPE = "llama"
@@ -14,30 +16,40 @@ IGNORED = [r"^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$"]
 
 def _rope_theta(hf):
     parameters = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
+    if not isinstance(parameters, dict):
+        raise CheckpointError(f"{where(hf)}: rope_parameters = {show(parameters)}; expected an object")
     rope_type = parameters.get("rope_type", parameters.get("type", "default"))
     if rope_type != "default":
-        raise UnsupportedModelError(f"llama: rope_type {rope_type!r} is not supported (npformer implements 'default')")
-    return float(parameters.get("rope_theta", hf.get("rope_theta", 10000.0)))
+        raise UnsupportedModelError(f"{where(hf)}: rope_type {show(rope_type)} is not supported (npformer "
+                                    f"implements 'default')")
+    within = section(hf, parameters) if "rope_theta" in parameters else hf
+    return float(number(within, "rope_theta", 10000.0, low=1e-30))
 
 
 def config_from_hf(hf, architecture, dtype=None):
     require(hf, "hidden_act", "silu")
     require(hf, "pretraining_tp", 1, default=1)
-    if bool(hf.get("attention_bias", False)) != bool(hf.get("mlp_bias", False)):
-        raise UnsupportedModelError("llama: attention_bias and mlp_bias must agree (npformer has one bias switch)")
-    d_model, n_heads = field(hf, "hidden_size"), field(hf, "num_attention_heads")
-    if field(hf, "head_dim", d_model // n_heads) != d_model // n_heads:
-        raise UnsupportedModelError(f"llama: head_dim={hf['head_dim']} differs from hidden_size / num_attention_heads")
+    bias = flag(hf, "attention_bias", False)
+    if bias != flag(hf, "mlp_bias", False):
+        raise UnsupportedModelError(f"{where(hf)}: attention_bias and mlp_bias must agree (npformer has one bias "
+                                    f"switch)")
+    d_model, n_heads = size(hf, "hidden_size"), size(hf, "num_attention_heads")
+    divides(hf, "num_attention_heads", n_heads, "hidden_size", d_model)
+    n_kv_heads = size(hf, "num_key_value_heads", n_heads)
+    divides(hf, "num_key_value_heads", n_kv_heads, "num_attention_heads", n_heads)
+    head_dim = size(hf, "head_dim", d_model // n_heads)
+    if head_dim != d_model // n_heads:
+        raise UnsupportedModelError(f"{where(hf)}: head_dim={head_dim} differs from hidden_size / num_attention_heads")
     # Hugging Face builds the RoPE tables in float32 whatever the model's dtype: do the same for
     # a float32 model (its logits then agree to float32 rounding); a float64 model keeps exact tables.
     table_dtype = "float64" if np.dtype(dtype or "float32") == np.float64 else "float32"
     return GPTConfig.llama(
-        vocab_size=field(hf, "vocab_size"), max_positions=field(hf, "max_position_embeddings"), d_model=d_model,
-        n_layers=field(hf, "num_hidden_layers"), n_heads=n_heads, n_kv_heads=field(hf, "num_key_value_heads", n_heads),
-        d_ff=field(hf, "intermediate_size"), norm_eps=field(hf, "rms_norm_eps", 1e-6),
-        bias=bool(hf.get("attention_bias", False)), rope_base=_rope_theta(hf), rope_table_dtype=table_dtype,
-        attention_dropout=field(hf, "attention_dropout", 0.0), tie_embeddings=field(hf, "tie_word_embeddings", False),
-        init_std=field(hf, "initializer_range", 0.02))
+        vocab_size=size(hf, "vocab_size"), max_positions=size(hf, "max_position_embeddings"), d_model=d_model,
+        n_layers=size(hf, "num_hidden_layers"), n_heads=n_heads, n_kv_heads=n_kv_heads,
+        d_ff=size(hf, "intermediate_size"), norm_eps=number(hf, "rms_norm_eps", 1e-6), bias=bias,
+        rope_base=_rope_theta(hf), rope_table_dtype=table_dtype,
+        attention_dropout=probability(hf, "attention_dropout", 0.0),
+        tie_embeddings=flag(hf, "tie_word_embeddings", False), init_std=init_scale(hf, "initializer_range", 0.02))
 
 
 def matches(model):

@@ -5,6 +5,10 @@ tensors it fills, with the conversion each way: usually the identity, sometimes 
 (GPT-2 stores its projections as Conv1D, (in, out)), a split (GPT-2 packs q, k and v into one
 matrix) or a reshape. A tensor tied into several npformer places (an embedding shared with the
 output projection) is one rule with several targets.
+
+Each rule also says which shape the checkpoint tensor has for given shapes of ours
+(``hf_shape``), so a loader can check a file's header against a model built under
+``nn.shapes_only()``, whose arrays hold no numbers to convert.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Tuple
@@ -18,6 +22,7 @@ class Rule:
     ours: Tuple[str, ...]
     to_ours: Callable = field(default=None, compare=False)   # hf array -> tuple, one per name in ours
     to_hf: Callable = field(default=None, compare=False)     # tuple of our arrays -> hf array
+    to_hf_shape: Callable = field(default=None, compare=False)   # tuple of our shapes -> the hf shape
 
     def load(self, array):
         if self.to_ours is None:
@@ -29,6 +34,12 @@ class Rule:
             return arrays[0]
         return self.to_hf(arrays)
 
+    def hf_shape(self, shapes):
+        """The checkpoint tensor's shape, for ``shapes`` of ours (one per name in ``ours``)."""
+        if self.to_hf_shape is None:
+            return tuple(shapes[0])
+        return tuple(self.to_hf_shape(shapes))
+
 
 def same(hf, *ours):
     """The same tensor under another name (and, for tied weights, several names)."""
@@ -37,7 +48,8 @@ def same(hf, *ours):
 
 def transposed(hf, ours):
     """Conv1D (in, out) <-> Linear (out, in)."""
-    return Rule(hf, (ours,), lambda a: (np.ascontiguousarray(a.T),), lambda arrays: np.ascontiguousarray(arrays[0].T))
+    return Rule(hf, (ours,), lambda a: (np.ascontiguousarray(a.T),), lambda arrays: np.ascontiguousarray(arrays[0].T),
+                lambda shapes: shapes[0][::-1])
 
 
 def split_columns_transposed(hf, ours, parts):
@@ -50,12 +62,17 @@ def split_columns_transposed(hf, ours, parts):
     def to_hf(arrays):
         return np.concatenate([a.T if a.ndim == 2 else a for a in arrays], axis=-1)
 
-    return Rule(hf, tuple(ours), to_ours, to_hf)
+    def to_hf_shape(shapes):
+        rows = shapes[0][1:] if len(shapes[0]) == 2 else ()
+        return (*rows, sum(shape[0] for shape in shapes))
+
+    return Rule(hf, tuple(ours), to_ours, to_hf, to_hf_shape)
 
 
 def row(hf, ours):
     """(1, n) in the checkpoint <-> (n,) here (BART's final_logits_bias)."""
-    return Rule(hf, (ours,), lambda a: (a.reshape(-1),), lambda arrays: arrays[0].reshape(1, -1))
+    return Rule(hf, (ours,), lambda a: (a.reshape(-1),), lambda arrays: arrays[0].reshape(1, -1),
+                lambda shapes: (1, *shapes[0]))
 
 
 def per_layer(n_layers, rules_for_layer):

@@ -8,7 +8,9 @@ config) does not. Only the first block of each stack holds a relative_attention_
 others reuse its bias, as npformer's one table per stack does.
 """
 from ..models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from .fields import UnsupportedModelError, field
+from .checkpoint import CheckpointError
+from .fields import (UnsupportedModelError, init_scale, number, probability, show, size, text, token_id,
+                     where)
 from .rules import per_layer, same
 
 MODEL_TYPES = ("t5",)
@@ -24,34 +26,42 @@ IGNORED = [r"^(encoder|decoder)\.embed_tokens\.weight$", r"^lm_head\.weight$",
 
 
 def _activation(hf):
-    proj = field(hf, "feed_forward_proj", "relu")
+    proj = text(hf, "feed_forward_proj", "relu")
     parts = proj.split("-")
     gated = len(parts) == 2 and parts[0] == "gated"
     name = parts[-1]
     if gated and name == "gelu":
         name = "gelu_new"                       # T5Config's own reading of "gated-gelu"
     if (name, gated) not in ACTIVATIONS or len(parts) > 2 or (len(parts) == 2 and not gated):
-        raise UnsupportedModelError(f"t5: feed_forward_proj={proj!r} is not supported; supported: relu, gelu, "
-                                    f"gelu_new, silu, gated-gelu, gated-silu")
+        raise UnsupportedModelError(f"{where(hf)}: feed_forward_proj={show(proj)} is not supported; supported: relu, "
+                                    f"gelu, gelu_new, silu, gated-gelu, gated-silu")
     return ACTIVATIONS[(name, gated)]
 
 
 def config_from_hf(hf, architecture, dtype=None):
-    d_model, n_heads = field(hf, "d_model"), field(hf, "num_heads")
-    if field(hf, "d_kv") * n_heads != d_model:
-        raise UnsupportedModelError(f"t5: d_kv * num_heads = {hf['d_kv']} * {n_heads} differs from d_model = "
+    d_model, n_heads, d_kv = size(hf, "d_model"), size(hf, "num_heads"), size(hf, "d_kv")
+    if d_kv * n_heads != d_model:
+        raise UnsupportedModelError(f"{where(hf)}: d_kv * num_heads = {d_kv} * {n_heads} differs from d_model = "
                                     f"{d_model} (npformer's attention projects d_model to d_model)")
-    layers = field(hf, "num_layers")
+    vocab_size, layers = size(hf, "vocab_size"), size(hf, "num_layers")
     scale = hf.get("scale_decoder_outputs", hf.get("tie_word_embeddings") is not False)
+    if not isinstance(scale, bool):
+        raise CheckpointError(f"{where(hf)}: scale_decoder_outputs = {show(scale)}; expected true or false")
+    buckets, distance = size(hf, "relative_attention_num_buckets", 32), size(hf, "relative_attention_max_distance", 128)
+    if buckets < 4 or distance <= buckets // 2:          # the decoder's one-way buckets need both
+        raise CheckpointError(f"{where(hf)}: relative_attention_num_buckets = {buckets} and "
+                              f"relative_attention_max_distance = {distance}; expected at least 4 buckets and a "
+                              f"distance beyond half of them")
+    pad = token_id(hf, "pad_token_id", vocab_size, 0)
     return EncoderDecoderConfig.t5(
-        vocab_size=field(hf, "vocab_size"), d_model=d_model, n_heads=n_heads, encoder_layers=layers,
-        decoder_layers=field(hf, "num_decoder_layers", layers), d_ff=field(hf, "d_ff"), activation=_activation(hf),
-        norm_eps=field(hf, "layer_norm_epsilon", 1e-6),
-        relative_buckets=field(hf, "relative_attention_num_buckets", 32),
-        relative_max_distance=field(hf, "relative_attention_max_distance", 128), scale_decoder_outputs=bool(scale),
-        dropout=field(hf, "dropout_rate", 0.1), pad_token_id=field(hf, "pad_token_id", 0),
-        eos_token_id=field(hf, "eos_token_id", 1), decoder_start_token_id=field(hf, "decoder_start_token_id", 0),
-        bos_token_id=field(hf, "pad_token_id", 0), init_std=field(hf, "initializer_factor", 1.0))
+        vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, encoder_layers=layers,
+        decoder_layers=size(hf, "num_decoder_layers", layers), d_ff=size(hf, "d_ff"), activation=_activation(hf),
+        norm_eps=number(hf, "layer_norm_epsilon", 1e-6),
+        relative_buckets=buckets, relative_max_distance=distance, scale_decoder_outputs=scale,
+        dropout=probability(hf, "dropout_rate", 0.1), pad_token_id=pad,
+        eos_token_id=token_id(hf, "eos_token_id", vocab_size, 1),
+        decoder_start_token_id=token_id(hf, "decoder_start_token_id", vocab_size, 0), bos_token_id=pad,
+        init_std=init_scale(hf, "initializer_factor", 1.0))
 
 
 def matches(model):

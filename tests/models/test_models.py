@@ -185,6 +185,22 @@ def test_save_then_load_is_the_identity(tmp_path, build):
         np.testing.assert_array_equal(original[name], reloaded[name], err_msg=name)
 
 
+@pytest.mark.parametrize("build", [
+    lambda: GPT(GPT_CONFIGS["gpt2"]()), lambda: GPT(GPT_CONFIGS["llama"]()),
+    lambda: BertForPreTraining(BertConfig(**TINY_BERT)), lambda: BertForQuestionAnswering(BertConfig(**TINY_BERT)),
+    lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["bart"]()), lambda: EncoderDecoder(SEQ2SEQ_CONFIGS["t5-v1.1"]()),
+], ids=["gpt2", "llama", "bert-pretraining", "bert-qa", "bart", "t5-v1.1"])
+def test_each_rule_says_the_shape_it_saves(build):
+    # loading checks a file's header against these shapes before reading any tensor
+    from npformer.interop import FAMILIES
+    model = build()
+    family = next(f for f in FAMILIES.values() if f.matches(model))
+    state = model.state_dict()
+    for rule in family.rules(model):
+        arrays = tuple(state[name] for name in rule.ours)
+        assert rule.hf_shape(tuple(a.shape for a in arrays)) == rule.save(arrays).shape, rule.hf
+
+
 def test_original_transformer_has_no_hugging_face_equivalent(tmp_path):
     with pytest.raises(UnsupportedModelError, match="no Hugging Face equivalent"):
         EncoderDecoder(SEQ2SEQ_CONFIGS["transformer"]()).save_pretrained(tmp_path)
@@ -290,9 +306,9 @@ def test_config_missing_a_field_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("change, match", [
-    (dict(d_kv=3), r"t5: d_kv \* num_heads = 3 \* 2 differs from d_model = 8"),
-    (dict(feed_forward_proj="gated-tanh"), r"t5: feed_forward_proj='gated-tanh' is not supported"),
-    (dict(feed_forward_proj="double-relu"), r"t5: feed_forward_proj='double-relu' is not supported"),
+    (dict(d_kv=3), r"config.json \(model_type 't5'\): d_kv \* num_heads = 3 \* 2 differs from d_model = 8"),
+    (dict(feed_forward_proj="gated-tanh"), r"config.json \(model_type 't5'\): feed_forward_proj='gated-tanh' is not "),
+    (dict(feed_forward_proj="double-relu"), r"config.json \(model_type 't5'\): feed_forward_proj='double-relu' is not"),
 ])
 def test_t5_options_npformer_cannot_reproduce_are_named(tmp_path, change, match):
     EncoderDecoder(SEQ2SEQ_CONFIGS["t5"]()).save_pretrained(tmp_path)
