@@ -14,6 +14,15 @@ returning ``input_ids``, ``attention_mask`` and ``token_type_ids`` as NumPy arra
 - a folder saved by ``CharTokenizer.save``.
 ``tokenizer_config.json`` and ``special_tokens_map.json`` are read when present (special
 tokens, casing, ``add_prefix_space``, ``model_max_length``).
+
+Files are trusted only as far as they hold: ids must lie below the number of entries the files
+hold (see hf_files), so no table is sized by an id alone, and a malformed file raises
+FileFormatError naming it. The memory bound, tested in tests/reliability:
+
+    peak allocation of load  <=  100 x the bytes of the folder's files + 4 MiB
+
+(measured: 12 to 33 x, up to 71 x for a vocab.txt of two-character tokens, whose Python
+strings and table entries take about 200 bytes per 3-byte line).
 """
 import os
 
@@ -21,8 +30,8 @@ from .base import AddedToken, BatchEncoding, Tokenizer
 from .bpe import BPE, ByteLevelBPETokenizer, train_bpe
 from .bytelevel import BYTE_TO_CHAR, bytes_to_unicode, pretokenize
 from .char import CharTokenizer
-from .hf_files import (FileFormatError, read_merges_txt, read_special_config, read_tokenizer_json,
-                       read_vocab_json, read_vocab_txt)
+from .hf_files import (FileFormatError, _show, check_id_range, read_merges_txt, read_special_config,
+                       read_tokenizer_json, read_vocab_json, read_vocab_txt)
 from .wordpiece import BasicTokenizer, WordPieceTokenizer
 
 __all__ = ["AddedToken", "BatchEncoding", "Tokenizer", "CharTokenizer", "ByteLevelBPETokenizer",
@@ -31,14 +40,27 @@ __all__ = ["AddedToken", "BatchEncoding", "Tokenizer", "CharTokenizer", "ByteLev
 
 # transformers writes int(1e30) for "no limit"
 _NO_LIMIT = 10 ** 12
+_KIND_NAMES = {int: "an integer", str: "a string"}
 
 
 def load(directory):
-    """Load the tokenizer of a Hugging Face tokenizer folder (see the module docstring)."""
+    """Load the tokenizer of a Hugging Face tokenizer folder (see the module docstring).
+
+    Malformed or hostile files raise FileFormatError naming the file (see hf_files); a folder
+    without tokenizer files raises FileNotFoundError."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{directory} is not a directory")
+    try:
+        return _load(directory)
+    except FileFormatError:
+        raise
+    except (ValueError, TypeError) as error:
+        # what a tokenizer's constructor refuses in values the files gave it
+        raise FileFormatError(f"{directory}: the tokenizer files do not make a tokenizer: {error}") from None
 
+
+def _load(directory):
     def has(name):
         return os.path.isfile(os.path.join(directory, name))
 
@@ -50,8 +72,14 @@ def load(directory):
     elif has("vocab.json") and has("merges.txt"):
         vocab_path = os.path.join(directory, "vocab.json")
         merges_path = os.path.join(directory, "merges.txt")
-        vocab = read_vocab_json(vocab_path)
-        special = None if added is None else _merge_added(vocab, added, vocab_path)
+        vocab = read_vocab_json(vocab_path, other_entries=len(added or ()))
+        special = None
+        if added is not None:
+            config_path = os.path.join(directory, "tokenizer_config.json")
+            entries = len(vocab) + len(added)
+            for entry in added:
+                check_id_range(config_path, "the added token", entry["content"], entry["id"], entries)
+            special = _merge_added(vocab, added, config_path)
         tokenizer = ByteLevelBPETokenizer(
             vocab, read_merges_txt(merges_path), special_tokens=special, source=merges_path,
             add_prefix_space=bool(config.get("add_prefix_space", False)),
@@ -97,12 +125,28 @@ def _known_roles(roles, vocab, special):
 
 
 def _unsupported(path, what, value):
-    return FileFormatError(f"{path}: {what} {value!r} is not supported; npformer reads byte-level "
+    return FileFormatError(f"{path}: {what} {_show(value)} is not supported; npformer reads byte-level "
                            f"BPE (GPT-2) and WordPiece (BERT) tokenizers")
 
 
-def _kind(component):
-    return None if component is None else component.get("type") if isinstance(component, dict) else component
+def _component(path, config, key):
+    """(the object, its type) of a tokenizer.json pipeline step; (None, None) when absent."""
+    component = config.get(key)
+    if component is None:
+        return None, None
+    if not isinstance(component, dict) or not isinstance(component.get("type"), str):
+        raise FileFormatError(f"{path}: {key} must be an object with a string 'type', got {_show(component)}")
+    return component, component["type"]
+
+
+def _option(path, model, name, default, kind):
+    """model[name] (``default`` when absent or null), which must be of type ``kind``."""
+    value = model.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise FileFormatError(f"{path}: model.{name} is {_show(value)}; expected {_KIND_NAMES[kind]}")
+    return value
 
 
 def _from_tokenizer_json(path, roles):
@@ -116,8 +160,8 @@ def _from_tokenizer_json(path, roles):
         if e.get("single_word"):
             raise _unsupported(path, "an added token with single_word", e["content"])
     special = _merge_added(vocab, added, path)
-    normalizer, pre, post, decoder = (config.get(key) for key in
-                                      ("normalizer", "pre_tokenizer", "post_processor", "decoder"))
+    (normalizer, normalizer_type), (pre, pre_type), (_, post_type), (decoder, decoder_type) = (
+        _component(path, config, key) for key in ("normalizer", "pre_tokenizer", "post_processor", "decoder"))
 
     if model["type"] == "BPE":
         for option, default in (("dropout", None), ("unk_token", None), ("continuing_subword_prefix", None),
@@ -125,14 +169,14 @@ def _from_tokenizer_json(path, roles):
             if model.get(option) not in (default, "") and not (option == "fuse_unk" and not model.get(option)):
                 raise _unsupported(path, f"model.{option}", model.get(option))
         if normalizer is not None:
-            raise _unsupported(path, "normalizer", _kind(normalizer))
-        if _kind(pre) != "ByteLevel" or not pre.get("use_regex", True):
+            raise _unsupported(path, "normalizer", normalizer_type)
+        if pre_type != "ByteLevel" or not pre.get("use_regex", True):
             raise _unsupported(path, "pre_tokenizer",
-                               _kind(pre) if _kind(pre) != "ByteLevel" else "ByteLevel without use_regex")
-        if _kind(post) not in (None, "ByteLevel"):
-            raise _unsupported(path, "post_processor", _kind(post))
-        if _kind(decoder) not in (None, "ByteLevel"):
-            raise _unsupported(path, "decoder", _kind(decoder))
+                               pre_type if pre_type != "ByteLevel" else "ByteLevel without use_regex")
+        if post_type not in (None, "ByteLevel"):
+            raise _unsupported(path, "post_processor", post_type)
+        if decoder_type not in (None, "ByteLevel"):
+            raise _unsupported(path, "decoder", decoder_type)
         merges = model.get("merges")
         if not isinstance(merges, list):
             raise FileFormatError(f"{path}: model.merges must be a list")
@@ -145,7 +189,7 @@ def _from_tokenizer_json(path, roles):
             else:
                 parts = None
             if not parts or len(parts) != 2 or not all(isinstance(p, str) and p for p in parts):
-                raise FileFormatError(f"{path}: model.merges[{i}] is {merge!r}; expected 'left right' "
+                raise FileFormatError(f"{path}: model.merges[{i}] is {_show(merge)}; expected 'left right' "
                                       f"or [left, right]")
             pairs.append((parts[0], parts[1]))
         return ByteLevelBPETokenizer(vocab, pairs, special_tokens=special,
@@ -156,26 +200,27 @@ def _from_tokenizer_json(path, roles):
     if model["type"] == "WordPiece":
         if normalizer is None:
             options = dict(do_lower_case=False, strip_accents=False, tokenize_chinese_chars=False, clean_text=False)
-        elif _kind(normalizer) == "BertNormalizer":
+        elif normalizer_type == "BertNormalizer":
             lower = bool(normalizer.get("lowercase", True))
             options = dict(do_lower_case=lower, strip_accents=normalizer.get("strip_accents"),
                            tokenize_chinese_chars=bool(normalizer.get("handle_chinese_chars", True)),
                            clean_text=bool(normalizer.get("clean_text", True)))
         else:
-            raise _unsupported(path, "normalizer", _kind(normalizer))
-        if _kind(pre) != "BertPreTokenizer":
-            raise _unsupported(path, "pre_tokenizer", _kind(pre))
-        if _kind(decoder) not in (None, "WordPiece"):
-            raise _unsupported(path, "decoder", _kind(decoder))
-        cls_token, sep_token = _bert_template(path, post)
-        unk = model.get("unk_token", "[UNK]")
+            raise _unsupported(path, "normalizer", normalizer_type)
+        if pre_type != "BertPreTokenizer":
+            raise _unsupported(path, "pre_tokenizer", pre_type)
+        if decoder_type not in (None, "WordPiece"):
+            raise _unsupported(path, "decoder", decoder_type)
+        cls_token, sep_token = _bert_template(path, config.get("post_processor"))
+        unk = _option(path, model, "unk_token", "[UNK]", str)
         by_role = dict(roles)
         by_role.update(cls_token=cls_token, sep_token=sep_token, unk_token=unk)
         kwargs = {role: by_role.get(role)
                   for role in ("unk_token", "sep_token", "cls_token", "pad_token", "mask_token")}
+        max_chars = _option(path, model, "max_input_chars_per_word", 100, int)
         tokenizer = WordPieceTokenizer(
-            vocab, max_input_chars_per_word=int(model.get("max_input_chars_per_word", 100)),
-            continuing_subword_prefix=model.get("continuing_subword_prefix", "##"),
+            vocab, max_input_chars_per_word=max_chars,
+            continuing_subword_prefix=_option(path, model, "continuing_subword_prefix", "##", str),
             cleanup=bool((decoder or {}).get("cleanup", True)), added_tokens=special, **kwargs, **options)
         return tokenizer
 
@@ -184,22 +229,28 @@ def _from_tokenizer_json(path, roles):
 
 def _bert_template(path, post):
     """(cls, sep) of a BertProcessing or BERT-shaped TemplateProcessing post-processor."""
-    kind = _kind(post)
+    kind = None if post is None else post["type"]
     if kind == "BertProcessing":
         try:
-            return post["cls"][0], post["sep"][0]
+            cls_token, sep_token = post["cls"][0], post["sep"][0]
         except (KeyError, IndexError, TypeError):
-            raise FileFormatError(f"{path}: post_processor BertProcessing needs 'cls' and 'sep'") from None
+            cls_token = sep_token = None
+        if not (isinstance(cls_token, str) and isinstance(sep_token, str)):
+            raise FileFormatError(f"{path}: post_processor BertProcessing needs 'cls' and 'sep'")
+        return cls_token, sep_token
     if kind == "TemplateProcessing":
         def shape(items):
             out = []
-            for item in items or []:
-                if "SpecialToken" in item:
-                    out.append(("special", item["SpecialToken"]["id"], item["SpecialToken"].get("type_id", 0)))
-                elif "Sequence" in item:
-                    out.append(("sequence", item["Sequence"]["id"], item["Sequence"].get("type_id", 0)))
+            for item in items if isinstance(items, list) else [items]:
+                piece = next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (None, None)
+                kind, body = piece
+                if (kind not in ("SpecialToken", "Sequence") or not isinstance(body, dict)
+                        or not isinstance(body.get("id"), str) or not isinstance(body.get("type_id", 0), int)):
+                    raise FileFormatError(f"{path}: post_processor TemplateProcessing holds {_show(item)}; expected "
+                                          f"{{'SpecialToken' or 'Sequence': {{'id': str, 'type_id': int}}}}")
+                out.append(("special" if kind == "SpecialToken" else "sequence", body["id"], body.get("type_id", 0)))
             return out
-        single, pair = shape(post.get("single")), shape(post.get("pair"))
+        single, pair = shape(post.get("single") or []), shape(post.get("pair") or [])
         if (len(single) == 3 and single[0][0] == "special" and single[1] == ("sequence", "A", 0)
                 and single[2][0] == "special" and len(pair) == 5 and pair[:3] == single
                 and pair[3] == ("sequence", "B", 1) and pair[4] == ("special", single[2][1], 1)

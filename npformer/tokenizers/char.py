@@ -7,7 +7,7 @@ the character and its position.
 """
 import os
 
-from .base import AddedToken, Tokenizer
+from .base import SPECIAL_ROLES, AddedToken, Tokenizer
 from .hf_files import FileFormatError, read_json, read_vocab_json, write_json, write_vocab_json
 
 __all__ = ["CharTokenizer"]
@@ -88,11 +88,19 @@ class CharTokenizer(Tokenizer):
             raise FileFormatError(f"{config_path}: expected a tokenizer_class of 'CharTokenizer'")
         special = config.get("special_tokens", [])
         roles = config.get("special_tokens_map", {})
-        if (not isinstance(special, list) or not all(isinstance(t, str) for t in special)
-                or not isinstance(roles, dict) or not all(isinstance(t, str) for t in roles.values())):
-            raise FileFormatError(f"{config_path}: 'special_tokens' must be a list of strings and "
-                                  f"'special_tokens_map' an object of strings")
+        unk_token = config.get("unk_token")
+        if (not isinstance(special, list) or not all(isinstance(t, str) and t for t in special)
+                or not isinstance(roles, dict) or not all(role in SPECIAL_ROLES and isinstance(t, str) and t
+                                                          for role, t in roles.items())
+                or not (unk_token is None or isinstance(unk_token, str) and unk_token)):
+            raise FileFormatError(f"{config_path}: 'special_tokens' must be a list of strings, "
+                                  f"'special_tokens_map' an object of strings by role ({', '.join(SPECIAL_ROLES)}) "
+                                  f"and 'unk_token' a string or null")
         roles = dict(roles)
         roles.pop("unk_token", None)
-        vocab = read_vocab_json(os.path.join(directory, "vocab.json"))
-        return cls(vocab, special_tokens=special, unk_token=config.get("unk_token"), **roles)
+        vocab_path = os.path.join(directory, "vocab.json")
+        vocab = read_vocab_json(vocab_path)
+        try:
+            return cls(vocab, special_tokens=special, unk_token=unk_token, **roles)
+        except ValueError as error:             # e.g. a token of two characters that is not special
+            raise FileFormatError(f"{vocab_path}: {error}") from None

@@ -8,8 +8,11 @@
   BPE or WordPiece tokenizer of these two kinds uses are read.
 - ``tokenizer_config.json`` / ``special_tokens_map.json``: which tokens are special, casing.
 
-Every malformed file raises ValueError naming the file, the line where one applies, and what
-was expected. Nothing is executed or unpickled. Writes are atomic: a temporary file in the same
+Every malformed file raises FileFormatError (a ValueError) naming the file, the line where one
+applies, and what was expected. Nothing is executed or unpickled. Ids are trusted only inside
+the range the files can fill: a tokenizer's files holding n entries (vocabulary entries and
+added tokens together) may use the ids 0 .. n - 1, gaps allowed, so no table sized by an id is
+larger than the files' own contents. Writes are atomic: a temporary file in the same
 folder is renamed over the target, so a crash never leaves half a file where a good one stood.
 """
 import json
@@ -52,10 +55,30 @@ def read_json(path):
     except json.JSONDecodeError as error:
         raise FileFormatError(f"{path}, line {error.lineno}, column {error.colno}: not valid JSON "
                               f"({error.msg})") from None
+    except ValueError as error:                 # an integer of more than 4300 digits
+        raise FileFormatError(f"{path}: not valid JSON here ({error})") from None
+    except RecursionError:
+        raise FileFormatError(f"{path}: not valid JSON here (nested too deeply)") from None
 
 
-def read_vocab_json(path):
-    """``vocab.json`` as a dict token -> id. Each id is a non-negative int used once."""
+def check_id_range(path, what, token, index, limit):
+    """Refuse an id the files cannot fill: ``limit`` is the number of entries they hold."""
+    if not 0 <= index < limit:
+        raise FileFormatError(f"{path}: {what} {_show(token)} has id {_show(index)}, outside [0, {limit}): the "
+                              f"tokenizer's files hold {limit} entries, so its ids must lie below that")
+
+
+def _show(value, limit=60):
+    if isinstance(value, int) and abs(value) > 10 ** 30:
+        return f"about 10**{len(str(abs(value))) - 1}"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def read_vocab_json(path, other_entries=0):
+    """``vocab.json`` as a dict token -> id. Each id is a non-negative int used once, below the
+    number of entries the tokenizer's files hold: this file's, plus ``other_entries`` (added
+    tokens listed in another file)."""
     path = os.fspath(path)
     vocab = read_json(path)
     text = None
@@ -70,10 +93,11 @@ def read_vocab_json(path):
             text = text or _read_text(path)
             line = _line_of(text, json.dumps(token, ensure_ascii=False)) or _line_of(text, json.dumps(token))
             where = f", line {line}" if line else ""
-            raise FileFormatError(f"{path}{where}: token {token!r} has id {index!r}; expected a "
+            raise FileFormatError(f"{path}{where}: token {_show(token)} has id {_show(index)}; expected a "
                                   f"non-negative integer")
+        check_id_range(path, "token", token, index, len(vocab) + other_entries)
         if index in seen:
-            raise FileFormatError(f"{path}: tokens {seen[index]!r} and {token!r} both have id {index}; "
+            raise FileFormatError(f"{path}: tokens {_show(seen[index])} and {_show(token)} both have id {index}; "
                                   f"expected each id once")
         seen[index] = token
     return vocab
@@ -141,20 +165,26 @@ def read_tokenizer_json(path):
     added = config.get("added_tokens") or []
     if not isinstance(added, list):
         raise FileFormatError(f"{path}: 'added_tokens' must be a list")
-    for i, entry in enumerate(added):
-        if (not isinstance(entry, dict) or not isinstance(entry.get("content"), str)
-                or isinstance(entry.get("id"), bool) or not isinstance(entry.get("id"), int)):
-            raise FileFormatError(f"{path}: added_tokens[{i}] must be an object with a string "
-                                  f"'content' and an integer 'id', got {entry!r}")
     vocab = model.get("vocab")
     if not isinstance(vocab, dict):
         raise FileFormatError(f"{path}: model.vocab must be an object mapping tokens to ids")
+    limit = len(vocab) + len(added)
+    for i, entry in enumerate(added):
+        if (not isinstance(entry, dict) or not isinstance(entry.get("content"), str) or not entry["content"]
+                or isinstance(entry.get("id"), bool) or not isinstance(entry.get("id"), int)):
+            raise FileFormatError(f"{path}: added_tokens[{i}] must be an object with a non-empty string "
+                                  f"'content' and an integer 'id', got {_show(entry)}")
+        check_id_range(path, "the added token", entry["content"], entry["id"], limit)
     for token, index in vocab.items():
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise FileFormatError(f"{path}: model.vocab[{token!r}] is {index!r}; expected a "
+            raise FileFormatError(f"{path}: model.vocab[{_show(token)}] is {_show(index)}; expected a "
                                   f"non-negative integer")
+        check_id_range(path, "model.vocab token", token, index, limit)
     return dict(config, model=model)
 
+
+# ids are below the number of entries of a file, far below 10**18
+_MAX_ID_DIGITS = 18
 
 ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
@@ -182,9 +212,13 @@ def read_special_config(directory):
             raise FileFormatError(f"{config_path}: 'added_tokens_decoder' must be an object id -> token")
         added = []
         for key, entry in decoder.items():
-            if not key.isdigit() or not isinstance(entry, dict) or not isinstance(entry.get("content"), str):
-                raise FileFormatError(f"{config_path}: added_tokens_decoder[{key!r}] must be keyed by "
-                                      f"an id and hold an object with a string 'content'")
+            if (not (key.isascii() and key.isdigit()) or not isinstance(entry, dict)
+                    or not isinstance(entry.get("content"), str) or not entry["content"]):
+                raise FileFormatError(f"{config_path}: added_tokens_decoder[{_show(key)}] must be keyed by "
+                                      f"an id and hold an object with a non-empty string 'content'")
+            if len(key) > _MAX_ID_DIGITS:          # (and int() of a long digit string is slow)
+                raise FileFormatError(f"{config_path}: added_tokens_decoder key {_show(key)} has {len(key)} "
+                                      f"digits, beyond any id a tokenizer's files can fill")
             added.append({"id": int(key), "content": entry["content"],
                           **{flag: bool(entry.get(flag, default)) for flag, default in
                              (("special", True), ("normalized", False), ("lstrip", False), ("rstrip", False))}})
