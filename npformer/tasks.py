@@ -5,7 +5,8 @@
     seq2seq  an encoder-decoder on a generated task (reverse or sort a sequence of symbols),
              scored by exact-match accuracy of its greedy decoding
 
-Each task: ``batch(split, generator)``, ``loss(batch)``, ``metrics()`` (beyond the losses),
+Each task: ``build_model(config=None)`` (the task's model, for another config's sizes when given),
+``batch(split, generator)``, ``loss(batch)``, ``metrics()`` (beyond the losses),
 ``tokens_per_batch``, ``files()`` (what a checkpoint must hold besides the weights, e.g. the
 tokenizer), ``state()``, and ``samples()`` to show what the model learned.
 """
@@ -18,8 +19,9 @@ from . import functional as F
 from .autograd.grad_mode import no_grad
 from .autograd.random import Generator
 from .autograd.tensor import Tensor
-from .data import (CorpusError, load_corpus, mask_tokens, pad_batch, random_blocks, synthetic_pairs,
+from .data import (CorpusError, check_fingerprint, mask_tokens, pad_batch, random_blocks, read_corpus, synthetic_pairs,
                    train_val_split)
+from .io.checkpoint import CheckpointError
 from .generation import generate, generate_in_window
 from .models import BertConfig, BertForMaskedLM, EncoderDecoder, EncoderDecoderConfig, GPT, GPTConfig
 from .tokenizers import ByteLevelBPETokenizer, CharTokenizer
@@ -28,9 +30,20 @@ from .tokenizers import load as load_tokenizer
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def make_task(config, resume_state=None):
+def make_task(config, checkpoint=None, data_record=None):
+    """The task for ``config``, its tokenizer read from the step directory ``checkpoint`` when
+    given, its corpus checked against ``data_record`` (a fingerprint) when given. The model is
+    not built yet: ``task.build_model()`` builds it (so that its sizes can be checked first)."""
     kind = {"gpt": LanguageModelTask, "bert": MaskedLanguageModelTask, "seq2seq": SequenceTask}[config.model]
-    return kind(config, checkpoint=None if resume_state is None else resume_state[0])
+    return kind(config, checkpoint=checkpoint, data_record=data_record)
+
+
+def _checkpoint_tokenizer(step_dir):
+    try:
+        return load_tokenizer(step_dir)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{step_dir}: its tokenizer cannot be read ({error}); the checkpoint is incomplete: "
+                              f"resume from an earlier one") from None
 
 
 def _tokenizer_files(tokenizer):
@@ -46,11 +59,19 @@ def _tokenizer_files(tokenizer):
 class _CorpusTask:
     """Shared by the corpus tasks: the text, its tokenizer and the token stream's split."""
 
-    def __init__(self, config, checkpoint, specials):
+    def __init__(self, config, checkpoint, data_record, specials):
         self.config = config
-        text = load_corpus(config.data)
+        try:
+            text, self.data_record = read_corpus(config.data)
+        except CorpusError as error:
+            if data_record is None:
+                raise
+            raise CorpusError(f"{error}; this run was trained on {data_record.get('source')}: pass --data with "
+                              f"that text") from None
+        if data_record is not None:
+            check_fingerprint(self.data_record, data_record)
         if checkpoint is not None:
-            self.tokenizer = load_tokenizer(checkpoint)
+            self.tokenizer = _checkpoint_tokenizer(checkpoint)
         elif config.tokenizer == "char":
             roles = dict(unk_token="[UNK]") if specials else {}
             self.tokenizer = CharTokenizer.train(text, special_tokens=[s for s in specials if s != "[UNK]"], **roles)
@@ -80,15 +101,18 @@ class _CorpusTask:
 
 
 class LanguageModelTask(_CorpusTask):
-    def __init__(self, config, checkpoint=None):
-        super().__init__(config, checkpoint, specials=())
+    def __init__(self, config, checkpoint=None, data_record=None):
+        super().__init__(config, checkpoint, data_record, specials=())
         c = config
-        self.model = GPT(GPTConfig.gpt2(vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model,
-                                        n_layers=c.n_layers, n_heads=c.n_heads, bias=c.bias, dropout=c.dropout,
-                                        embedding_dropout=c.dropout, attention_dropout=c.dropout,
-                                        activation=c.activation))
+        self.model = None
         self.tokens_per_batch = c.batch_size * c.block_size
         self.description = f"a {c.tokenizer}-level GPT ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
+
+    def build_model(self, config=None):
+        c = config or self.config
+        return GPT(GPTConfig.gpt2(vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model,
+                                  n_layers=c.n_layers, n_heads=c.n_heads, bias=c.bias, dropout=c.dropout,
+                                  embedding_dropout=c.dropout, attention_dropout=c.dropout, activation=c.activation))
 
     def batch(self, split, generator):
         return random_blocks(self.split(split), self.config.batch_size, self.config.block_size, generator)
@@ -134,24 +158,36 @@ class LanguageModelTask(_CorpusTask):
 
 
 class MaskedLanguageModelTask(_CorpusTask):
-    def __init__(self, config, checkpoint=None):
-        super().__init__(config, checkpoint, specials=BERT_SPECIALS)
+    def __init__(self, config, checkpoint=None, data_record=None):
+        super().__init__(config, checkpoint, data_record, specials=BERT_SPECIALS)
         c = config
         self.ids = {name: self.tokenizer.token_to_id(name) for name in BERT_SPECIALS}
-        self.model = BertForMaskedLM(BertConfig(
+        self.model = None
+        self.tokens_per_batch = c.batch_size * c.block_size
+        self.description = f"BERT masked-LM pretraining ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
+
+    def build_model(self, config=None):
+        c = config or self.config
+        return BertForMaskedLM(BertConfig(
             vocab_size=self.vocab_size, max_positions=c.block_size, d_model=c.d_model, n_layers=c.n_layers,
             n_heads=c.n_heads, d_ff=4 * c.d_model, dropout=c.dropout, attention_dropout=c.dropout,
             pad_token_id=self.ids["[PAD]"], type_vocab_size=2, activation=c.activation))
-        self.tokens_per_batch = c.batch_size * c.block_size
-        self.description = f"BERT masked-LM pretraining ({c.n_layers}L/{c.n_heads}H/{c.d_model}d, {self.vocab_size} tokens)"
-        self._last_accuracy = None
 
     def batch(self, split, generator):
         body, _ = random_blocks(self.split(split), self.config.batch_size, self.config.block_size - 2, generator)
         ids = np.concatenate([np.full((len(body), 1), self.ids["[CLS]"]), body,
                               np.full((len(body), 1), self.ids["[SEP]"])], axis=1)
-        corrupted, labels = mask_tokens(ids, self.ids["[MASK]"], self.vocab_size,
-                                        special_ids=[self.ids[s] for s in BERT_SPECIALS], generator=generator)
+        special_ids = [self.ids[s] for s in BERT_SPECIALS]
+        corrupted, labels = mask_tokens(ids, self.ids["[MASK]"], self.vocab_size, special_ids=special_ids,
+                                        generator=generator)
+        if not (labels != -100).any():
+            # 15% of a small batch can be nothing, and a loss over no tokens is 0/0: choose one
+            # maskable position (a drawn one, so the stream stays deterministic) and mask it
+            maskable = np.flatnonzero(~np.isin(ids, special_ids))
+            if len(maskable):
+                position = np.unravel_index(maskable[generator.numpy.integers(0, len(maskable))], ids.shape)
+                labels[position] = ids[position]
+                corrupted[position] = self.ids["[MASK]"]
         return corrupted, labels
 
     def loss(self, batch):
@@ -186,18 +222,23 @@ class SequenceTask:
 
     PAD, BOS, EOS = 0, 1, 2
 
-    def __init__(self, config, checkpoint=None):
+    def __init__(self, config, checkpoint=None, data_record=None):
         c = self.config = config
         self.vocab_size = 13                                      # 10 symbols
         self.max_length = max(4, min(c.block_size - 2, 12))
-        self.model = EncoderDecoder(EncoderDecoderConfig.transformer(
+        self.data_record = None                                   # generated: nothing to record
+        self.model = None
+        self.tokens_per_batch = c.batch_size * (self.max_length + 1)
+        self.description = f"an encoder-decoder on '{c.task}' ({c.n_layers}+{c.n_layers}L/{c.n_heads}H/{c.d_model}d)"
+        self.validation = synthetic_pairs(c.task, 200, self.vocab_size, 3, self.max_length, generator=Generator(c.seed + 99))
+
+    def build_model(self, config=None):
+        c = config or self.config
+        return EncoderDecoder(EncoderDecoderConfig.transformer(
             vocab_size=self.vocab_size, d_model=c.d_model, n_heads=c.n_heads, encoder_layers=c.n_layers,
             decoder_layers=c.n_layers, d_ff=4 * c.d_model, max_positions=self.max_length + 2, dropout=c.dropout,
             label_smoothing=0.0, pad_token_id=self.PAD, bos_token_id=self.BOS, eos_token_id=self.EOS,
             decoder_start_token_id=self.BOS, bias=c.bias))
-        self.tokens_per_batch = c.batch_size * (self.max_length + 1)
-        self.description = f"an encoder-decoder on '{c.task}' ({c.n_layers}+{c.n_layers}L/{c.n_heads}H/{c.d_model}d)"
-        self.validation = synthetic_pairs(c.task, 200, self.vocab_size, 3, self.max_length, generator=Generator(c.seed + 99))
 
     def _pairs(self, split, generator, count):
         if split == "val":
@@ -217,6 +258,8 @@ class SequenceTask:
         return self.model(source, mask, labels=labels).loss
 
     def predict(self, sources):
+        if not len(sources):
+            return []
         source, mask = pad_batch(sources, self.PAD)
         out = generate(self.model, source, mask, max_new_tokens=self.max_length + 1, eos_token_id=self.EOS,
                        pad_token_id=self.PAD)

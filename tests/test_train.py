@@ -9,7 +9,7 @@ import pytest
 
 from npformer.cli import main
 from npformer.data import CorpusError
-from npformer.io.checkpoint import CheckpointError, load_checkpoint
+from npformer.io.checkpoint import CheckpointError, CheckpointWriteError, load_checkpoint
 from npformer.train import TrainConfig, Trainer
 
 TEXT = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
@@ -126,7 +126,7 @@ def test_block_size_larger_than_the_data(tmp_path):
 
 
 def test_missing_or_partial_checkpoint(tmp_path):
-    with pytest.raises(CheckpointError, match="no such checkpoint directory"):
+    with pytest.raises(CheckpointError, match="no such run or checkpoint directory"):
         Trainer.resume(str(tmp_path / "nothing"), log=Quiet())
     trainer = Trainer(tiny(tmp_path, max_steps=10), log=Quiet())
     trainer.fit()
@@ -153,13 +153,13 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint_and_log(tmp_path
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint, "save_file", full_disk)
-    with pytest.raises(CheckpointError, match="No space left on device; the previous checkpoint is untouched"):
+    with pytest.raises(CheckpointWriteError, match="No space left on device; the previous checkpoint is untouched"):
         resumed.fit()
     monkeypatch.undo()
     path, _, _, meta = load_checkpoint(run)
     assert meta["step"] == 10 and os.path.basename(path) == "step-0000010"
     assert open(os.path.join(run, "log.jsonl")).read().startswith(log_before)
-    assert not [d for d in os.listdir(run) if d.startswith(".")]          # no staging left behind
+    assert [d for d in os.listdir(run) if d.startswith(".")] == [".lock"]      # no staging left behind
 
 
 def test_cli_train_generate_eval_and_no_overwrite(tmp_path, capsys):

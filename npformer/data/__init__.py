@@ -2,6 +2,6 @@
 
 Every random choice draws from a seeded npformer Generator, so a run is repeatable."""
 from .batching import random_blocks, train_val_split
-from .corpus import CorpusError, default_corpus, load_corpus, read_text
+from .corpus import CorpusError, check_fingerprint, default_corpus, load_corpus, read_corpus, read_text
 from .masking import mask_tokens
 from .seq2seq import TASKS, bucket_batches, pad_batch, synthetic_pairs
