@@ -77,7 +77,8 @@ def main(argv=None):
         code = _failure(error)
         if code is None:
             raise                                   # a bug in npformer: its traceback is what to report
-        text = (str(error) if not isinstance(error, OSError) else
+        text = (f"out of memory ({error or 'no detail'}): use a smaller configuration or less data"
+                if isinstance(error, MemoryError) else str(error) if not isinstance(error, OSError) else
                 f"{error.filename}: {error.strerror or error}" if error.filename else error.strerror or str(error))
         print(f"npformer {args.command}: {text}", file=sys.stderr)
         return code

@@ -515,7 +515,7 @@ class Trainer:
                      for name in TrainConfig.FIXED if name in overrides and overrides[name] != getattr(saved.config, name)]
         if conflicts:
             raise CheckpointError("the requested configuration disagrees with the checkpoint on "
-                                  + "; ".join(conflicts))
+                                  + "; ".join(conflicts) + " (these are fixed for a run: start a new run to change them)")
         _check_destination(saved, source_run, out_dir)
         overrides["data"] = _data_path(saved, overrides.get("data"))
         changed = {name: (getattr(saved.config, name), overrides[name]) for name in TrainConfig.SCHEDULE
