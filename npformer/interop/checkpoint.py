@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io.atomic import write_atomic
+from ..io.files import SETTINGS_LIMIT, read_regular
 from ..io.checkpoint import CheckpointError
 from ..io.safetensors import dtype_kind, load_file, read_header, save_file
 
@@ -38,8 +39,9 @@ def read_config(directory):
     if not os.path.isfile(path):
         raise CheckpointError(f"{directory}: no config.json (is this a Hugging Face checkpoint folder?)")
     try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
+        config = json.loads(read_regular(path, CheckpointError, SETTINGS_LIMIT))
+    except CheckpointError:
+        raise
     except (OSError, ValueError) as error:      # ValueError: bad JSON, bad UTF-8, an int of > 4300 digits
         raise CheckpointError(f"{path}: not readable JSON ({error})") from None
     except RecursionError:
@@ -105,14 +107,15 @@ def _weight_files(directory):
 def _weight_map(index):
     """The index's {tensor name: shard file name}, each shard a file of the folder itself."""
     try:
-        with open(index, encoding="utf-8") as f:
-            weight_map = json.load(f)["weight_map"]
+        weight_map = json.loads(read_regular(index, CheckpointError, SETTINGS_LIMIT))["weight_map"]
+    except CheckpointError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise CheckpointError(f"{index}: not a valid index ({error!r})") from None
     if not isinstance(weight_map, dict) or not all(isinstance(shard, str) for shard in weight_map.values()):
         raise CheckpointError(f"{index}: weight_map must be an object mapping tensor names to shard file names")
     for shard in set(weight_map.values()):
-        if os.path.basename(shard) != shard or shard in ("", ".", ".."):
+        if os.path.basename(shard) != shard or shard in ("", ".", "..") or "\0" in shard:
             raise CheckpointError(f"{index}: shard name {shard!r} must be a file in the folder")
     return weight_map
 

@@ -40,6 +40,7 @@ import uuid
 import numpy as np
 
 from .atomic import TEMPORARY_PREFIX, default_mode, fsync_directory, write_atomic
+from .files import SETTINGS_LIMIT, read_regular
 from .safetensors import load_file, save_file
 
 LATEST = "latest.json"
@@ -89,14 +90,10 @@ def read_latest(run_dir):
     latest = os.path.join(run_dir, LATEST)
     if not os.path.lexists(latest):
         return None
-    if not os.path.isfile(latest) or os.path.islink(latest):
-        raise CheckpointError(f"{latest} is not a regular file: move it away; the run's checkpoints are the "
-                              f"step-NNNNNNN directories beside it")
     try:
-        if os.path.getsize(latest) > MAX_LATEST_BYTES:
-            raise ValueError(f"{os.path.getsize(latest):,} bytes, where npformer writes a few dozen")
-        with open(latest, encoding="utf-8") as f:
-            name = json.load(f)["checkpoint"]
+        name = json.loads(read_regular(latest, CheckpointError, MAX_LATEST_BYTES, follow_links=False))["checkpoint"]
+    except CheckpointError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise CheckpointError(f"{latest}: unreadable ({error}); it should be "
                               f'{{"checkpoint": "step-NNNNNNN"}}') from None
@@ -232,14 +229,13 @@ def resolve_checkpoint(path):
     return path
 
 
-def read_json_object(path, limit=1 << 28):
+def read_json_object(path, limit=SETTINGS_LIMIT):
     """A JSON object from ``path`` (trainer.json, run.json) of at most ``limit`` bytes, or
     CheckpointError naming the file."""
     try:
-        if os.path.getsize(path) > limit:
-            raise ValueError(f"{os.path.getsize(path):,} bytes, more than the {limit:,} npformer reads here")
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
+        value = json.loads(read_regular(path, CheckpointError, limit))
+    except CheckpointError:
+        raise
     except (OSError, ValueError, RecursionError) as error:
         raise CheckpointError(f"{path}: unreadable ({error})") from None
     if not isinstance(value, dict):

@@ -17,6 +17,7 @@ import math
 import os
 
 from .atomic import write_atomic
+from .files import read_regular
 
 
 class RunLogError(OSError):
@@ -38,8 +39,8 @@ def read_records(path):
     """(records, dropped_lines): the log's complete JSON-object lines, and how many lines were
     not (a torn tail or damage). A missing file has no records."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_regular(path, lambda problem: RunLogError(0, f"{path}: {problem}; then resume the run"),
+                           follow_links=False)
     except FileNotFoundError:
         return [], 0
     lines = raw.split(b"\n")
@@ -81,8 +82,9 @@ class RunLog:
             except OSError as error:
                 raise RunLogError(error.errno, f"could not repair {self.path}: {error.strerror or error}; "
                                                f"{_advice(error)}") from None
-        try:
-            self._file = open(self.path, "ab", buffering=0)        # each record one write(2), no buffer
+        try:                                  # each record one write(2), no buffer, never through a link
+            self._file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                                           | getattr(os, "O_NOFOLLOW", 0), 0o666), "ab", buffering=0)
         except OSError as error:
             raise RunLogError(error.errno, f"could not open {self.path}: {error.strerror or error}; "
                                            f"{_advice(error)}") from None

@@ -54,6 +54,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .files import open_regular
+
 __all__ = ["SafetensorsError", "load_file", "save_file", "load_metadata", "read_header", "dtype_kind",
            "float32_to_bfloat16_bits", "bfloat16_bits_to_float32", "MAX_HEADER_SIZE"]
 
@@ -347,12 +349,17 @@ def _open_header(f, path):
     return entries, metadata, 8 + n, size
 
 
+def _open(path):
+    """The file, once it is known to be a regular one (a FIFO would block, /dev/zero never end)."""
+    return open_regular(path, lambda problem: SafetensorsError(path, problem))
+
+
 def read_header(path):
     """The checked header: {name: {"dtype": str, "shape": tuple, "data_offsets": (begin, end)}},
     in header order, without ``__metadata__`` (see :func:`load_metadata`). Reads no tensor data.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with _open(path) as f:
         entries, _, _, _ = _open_header(f, path)
     return {name: {"dtype": code, "shape": shape, "data_offsets": (begin, end)}
             for name, (code, shape, begin, end) in entries.items()}
@@ -361,7 +368,7 @@ def read_header(path):
 def load_metadata(path):
     """The file's ``__metadata__`` as a dict of strings ({} when it has none)."""
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with _open(path) as f:
         _, metadata, _, _ = _open_header(f, path)
     return dict(metadata or {})
 
@@ -377,7 +384,7 @@ def load_file(path, mmap=True):
     into its own writable array.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with _open(path) as f:
         entries, _, data_start, size = _open_header(f, path)
         mapped = None
         if mmap and data_start < size:

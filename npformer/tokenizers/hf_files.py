@@ -19,6 +19,7 @@ import json
 import os
 
 from ..io.atomic import write_atomic
+from ..io.files import TOKENIZER_LIMIT, read_regular
 
 __all__ = ["read_vocab_json", "read_merges_txt", "read_vocab_txt", "read_json",
            "read_tokenizer_json", "write_text", "write_json", "write_vocab_json",
@@ -31,8 +32,7 @@ class FileFormatError(ValueError):
 
 def _read_text(path):
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = read_regular(path, FileFormatError, TOKENIZER_LIMIT)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
