@@ -45,24 +45,42 @@ def in_memory(tensors, source):
 
 
 def check_layer_counts(build, config, family, stored, hf):
-    """Refuse a config whose layers need more tensors than ``stored`` holds, before building
-    them all: ``build(config)`` makes a skeleton; one with a single layer per stack, and one
-    with two in a stack, differ by that stack's tensors per layer. Returns the skeleton with a
-    single layer per stack, whose shapes stand for every layer's."""
+    """Refuse a config whose layers the file does not hold, before building them all:
+    ``build(config)`` makes a skeleton. Skeletons with one layer per stack, and with two in one
+    stack, name that stack's tensors of layers 0 and 1; the index in those names is the layer's,
+    so every layer i < n must have tensors in the file under the same names with i. (Counting
+    tensors alone would let a file padded with empty tensors claim thousands of layers.)
+    Returns the skeleton with a single layer per stack, whose shapes stand for every layer's."""
     fields = [f.name for f in dataclasses.fields(config) if f.name.endswith("_layers")]
     single = dataclasses.replace(config, **{name: 1 for name in fields})
     one_layer = build(single)
-    base = len(family.rules(one_layer))
-    needed = {}
+    first = {rule.hf for rule in family.rules(one_layer)}
+    names = _table_names(family, family.rules(one_layer), stored)
     for name in fields:
-        per_layer = len(family.rules(build(dataclasses.replace(single, **{name: 2})))) - base
-        needed[name] = per_layer * getattr(config, name)
-    if sum(needed.values()) > len(stored):
-        counts = " and ".join(f"{_config_key(hf, getattr(config, name), 'layer', name)} = {show(getattr(config, name))}"
-                              for name in fields)
-        raise CheckpointError(f"{where(hf)}: {counts} would need {sum(needed.values())} layer tensors, but the "
-                              f"weights ({_files(stored)}) hold {len(stored)} tensors in all")
+        count = getattr(config, name)
+        second = {rule.hf for rule in family.rules(build(dataclasses.replace(single, **{name: 2})))} - first
+        key = f"{_config_key(hf, count, 'layer', name)} = {show(count)}"
+        if count * len(second) > len(stored):        # before looking layer by layer: a bound on the loop
+            raise CheckpointError(f"{where(hf)}: {key} would need {count * len(second)} layer tensors, but the "
+                                  f"weights ({_files(stored)}) hold {len(stored)} tensors in all")
+        # a layer is there when any of its tensors is (a tensor missing from a layer is listed,
+        # or allowed with strict=False, once the skeleton is built)
+        templates = [_layer_template(hf_name, first) for hf_name in sorted(second)]
+        absent = next((i for i in range(count) if not any(t.format(i) in names for t in templates)), None)
+        if absent is not None:
+            raise CheckpointError(f"{where(hf)}: {key}, but the weights ({_files(stored)}) hold no tensor of layer "
+                                  f"{absent} (such as {templates[0].format(absent)})")
     return one_layer
+
+
+def _layer_template(name, first_layer_names):
+    """'h.1.attn.w' -> 'h.{}.attn.w': the dotted segment that is 1 here and 0 in a name of layer 0."""
+    parts = name.split(".")
+    for position, part in enumerate(parts):
+        if part == "1" and ".".join(parts[:position] + ["0"] + parts[position + 1:]) in first_layer_names:
+            escaped = [p.replace("{", "{{").replace("}", "}}") for p in parts]
+            return ".".join(escaped[:position] + ["{}"] + escaped[position + 1:])
+    raise AssertionError(f"no layer index in {name!r}")                  # the tables always index layers
 
 
 def plan(model, family, stored, implied_by, strict=True):
