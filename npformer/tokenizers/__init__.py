@@ -61,8 +61,8 @@ def load(directory):
 
 
 def _load(directory):
-    def has(name):
-        return os.path.isfile(os.path.join(directory, name))
+    def has(name):              # any kind of file: its reader refuses what is not a regular one, by name
+        return os.path.exists(os.path.join(directory, name))
 
     added, roles, config = read_special_config(directory)
     if config.get("tokenizer_class") == "CharTokenizer":
@@ -149,6 +149,16 @@ def _option(path, model, name, default, kind):
     return value
 
 
+def _flag(path, where, component, name, default, allow_none=False):
+    """component[name] as a bool (``default`` when absent); anything but true or false (or null
+    where the reference allows it) is refused, as the reference refuses it, not read by truthiness."""
+    value = component.get(name, default)
+    if isinstance(value, bool) or (value is None and allow_none):
+        return value
+    raise FileFormatError(f"{path}: {where}.{name} is {_show(value)}; expected true or false"
+                          + (" or null" if allow_none else ""))
+
+
 def _from_tokenizer_json(path, roles):
     config = read_tokenizer_json(path)
     model = config["model"]
@@ -166,11 +176,12 @@ def _from_tokenizer_json(path, roles):
     if model["type"] == "BPE":
         for option, default in (("dropout", None), ("unk_token", None), ("continuing_subword_prefix", None),
                                 ("end_of_word_suffix", None), ("fuse_unk", False), ("byte_fallback", False)):
-            if model.get(option) not in (default, "") and not (option == "fuse_unk" and not model.get(option)):
+            # absent or null means the default (files written by older tokenizers omit byte_fallback)
+            if model.get(option) not in (default, "", None) and not (option == "fuse_unk" and not model.get(option)):
                 raise _unsupported(path, f"model.{option}", model.get(option))
         if normalizer is not None:
             raise _unsupported(path, "normalizer", normalizer_type)
-        if pre_type != "ByteLevel" or not pre.get("use_regex", True):
+        if pre_type != "ByteLevel" or not _flag(path, "pre_tokenizer", pre, "use_regex", True):
             raise _unsupported(path, "pre_tokenizer",
                                pre_type if pre_type != "ByteLevel" else "ByteLevel without use_regex")
         if post_type not in (None, "ByteLevel"):
@@ -193,18 +204,18 @@ def _from_tokenizer_json(path, roles):
                                       f"or [left, right]")
             pairs.append((parts[0], parts[1]))
         return ByteLevelBPETokenizer(vocab, pairs, special_tokens=special,
-                                     add_prefix_space=bool(pre.get("add_prefix_space", False)),
-                                     ignore_merges=bool(model.get("ignore_merges", False)), source=path,
+                                     add_prefix_space=_flag(path, "pre_tokenizer", pre, "add_prefix_space", False),
+                                     ignore_merges=_flag(path, "model", model, "ignore_merges", False), source=path,
                                      **_known_roles(roles, vocab, special))
 
     if model["type"] == "WordPiece":
         if normalizer is None:
             options = dict(do_lower_case=False, strip_accents=False, tokenize_chinese_chars=False, clean_text=False)
         elif normalizer_type == "BertNormalizer":
-            lower = bool(normalizer.get("lowercase", True))
-            options = dict(do_lower_case=lower, strip_accents=normalizer.get("strip_accents"),
-                           tokenize_chinese_chars=bool(normalizer.get("handle_chinese_chars", True)),
-                           clean_text=bool(normalizer.get("clean_text", True)))
+            options = dict(do_lower_case=_flag(path, "normalizer", normalizer, "lowercase", True),
+                           strip_accents=_flag(path, "normalizer", normalizer, "strip_accents", None, allow_none=True),
+                           tokenize_chinese_chars=_flag(path, "normalizer", normalizer, "handle_chinese_chars", True),
+                           clean_text=_flag(path, "normalizer", normalizer, "clean_text", True))
         else:
             raise _unsupported(path, "normalizer", normalizer_type)
         if pre_type != "BertPreTokenizer":
@@ -218,10 +229,13 @@ def _from_tokenizer_json(path, roles):
         kwargs = {role: by_role.get(role)
                   for role in ("unk_token", "sep_token", "cls_token", "pad_token", "mask_token")}
         max_chars = _option(path, model, "max_input_chars_per_word", 100, int)
+        if max_chars < 1:
+            raise FileFormatError(f"{path}: model.max_input_chars_per_word is {max_chars}; expected a positive "
+                                  f"integer (every word would become the unknown token)")
         tokenizer = WordPieceTokenizer(
             vocab, max_input_chars_per_word=max_chars,
             continuing_subword_prefix=_option(path, model, "continuing_subword_prefix", "##", str),
-            cleanup=bool((decoder or {}).get("cleanup", True)), added_tokens=special, **kwargs, **options)
+            cleanup=_flag(path, "decoder", decoder or {}, "cleanup", True), added_tokens=special, **kwargs, **options)
         return tokenizer
 
     raise _unsupported(path, "model type", model["type"])

@@ -103,6 +103,14 @@ def test_load_tokenizer_json_bpe(tmp_path, merges_as_lists):
     assert tok.decode([hello, eot]) == "hello<|endoftext|>"
 
 
+def test_options_an_older_tokenizer_json_omits_take_their_defaults(tmp_path):
+    config = bpe_tokenizer_json()
+    for option in ("byte_fallback", "fuse_unk", "dropout", "ignore_merges"):     # older writers leave these out
+        del config["model"][option]
+    (tmp_path / "tokenizer.json").write_text(json.dumps(config), encoding="utf-8")
+    assert nt.load(tmp_path).encode("hello") == [config["model"]["vocab"]["hello"]]
+
+
 def test_unsupported_tokenizer_json_is_named(tmp_path):
     config = bpe_tokenizer_json()
     config["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁"}
