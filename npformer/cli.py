@@ -22,6 +22,7 @@ import typing
 
 import numpy as np
 
+from .io.files import SETTINGS_LIMIT, read_regular
 from .io.lock import RunLockedError
 from .train import ConfigError
 
@@ -80,6 +81,7 @@ def main(argv=None):
         text = (f"out of memory ({error or 'no detail'}): use a smaller configuration or less data"
                 if isinstance(error, MemoryError) else str(error) if not isinstance(error, OSError) else
                 f"{error.filename}: {error.strerror or error}" if error.filename else error.strerror or str(error))
+        text = text.replace("\r", "\\r").replace("\n", "\\n")      # one line, whatever a path holds
         print(f"npformer {args.command}: {text}", file=sys.stderr)
         return code
 
@@ -132,8 +134,8 @@ def _options(args):
     options = {}
     if args.config:
         try:
-            with open(args.config, encoding="utf-8") as f:
-                loaded = json.load(f)
+            loaded = json.loads(read_regular(args.config, lambda problem: ConfigError(f"--config {args.config}: "
+                                                                                        f"{problem}"), SETTINGS_LIMIT))
         except OSError as error:
             raise ConfigError(f"--config {args.config}: cannot be read ({error.strerror})") from None
         except (ValueError, RecursionError) as error:
@@ -211,8 +213,9 @@ def _lock_if_possible(out_dir):
     under the reader), or None where the directory is new or cannot be written: reading a
     finished run needs no lock, and training takes it anyway (and says why it cannot)."""
     from .io.lock import RunLock
-    if not os.path.isdir(out_dir):
-        return None
+    from .train import run_dir_of
+    if not os.path.isdir(out_dir) or run_dir_of(out_dir) != out_dir:
+        return None                         # not a run (yet): no lock file is left in it if the resume is refused
     try:
         return RunLock(out_dir).acquire()
     except RunLockedError:

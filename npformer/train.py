@@ -263,6 +263,9 @@ def prepare_run_dir(out_dir):
     except OSError as error:
         raise ConfigError(f"cannot use {out_dir} as the run directory ({error.strerror or error}): "
                           f"choose another --out") from None
+    except RecursionError:                    # os.makedirs recurses once a missing level
+        raise ConfigError(f"cannot use {out_dir[:80]}... as the run directory (thousands of levels deep): choose "
+                          f"another --out") from None
 
 
 @dataclass
@@ -368,6 +371,7 @@ class Trainer:
         schedule = optim.WarmupCosine(config.lr, config.warmup_steps, config.lr_decay_steps, config.min_lr)
         self.scheduler = optim.LRScheduler(self.optimizer, schedule)
         self._saved_step = None
+        self._destination = (None, None)      # a new run: its directory must hold no run (resume() sets it)
         if checkpoint:
             self._restore(checkpoint, state, _saved.meta)
             self._saved_step = self.step
@@ -471,8 +475,8 @@ class Trainer:
                   for group in self.optimizer.param_groups]
         try:
             self.model.load_state_dict(model_state)
-            self.optimizer.load_state_dict(optim.state_dict_from_arrays(load_file(optimizer_file, mmap=False),
-                                                                        meta["optimizer"]))
+            arrays = _finite(load_file(optimizer_file, mmap=False), optimizer_file)
+            self.optimizer.load_state_dict(optim.state_dict_from_arrays(arrays, meta["optimizer"]))
             self.scheduler.load_state_dict(meta["scheduler"])
             default_generator.set_state(meta["rng"]["default"])
             self.data_generator.set_state(meta["rng"]["data"])
@@ -492,32 +496,39 @@ class Trainer:
     def resume(cls, path, overrides=None, log=None, out_dir=None):
         """Continue the run at ``path`` (a run directory, or one of its step directories).
 
-        It writes into ``out_dir``, by default the run directory ``path`` names or holds, never
-        into a directory a checkpoint recorded. ``overrides`` may change how long to train, how
-        to log and where the data is, not the model or the data's content; schedule options
-        (``SCHEDULE``) change the learning-rate schedule only when given."""
+        It writes into ``out_dir`` (or ``overrides["out_dir"]``), by default the run directory
+        ``path`` names or holds, never into a directory a checkpoint recorded. ``overrides`` may
+        change how long to train, how to log and where the data is, not the model or the data's
+        content; schedule options (``SCHEDULE``) change the learning-rate schedule only when given."""
         path = _path(path, "path")
-        out_dir = None if out_dir is None else _path(out_dir, "out_dir")
         if not isinstance(overrides or {}, dict):
             raise ConfigError(f"overrides must be a dict of training options, got {type(overrides).__name__}")
-        unknown = sorted(set(overrides or {}) - {f.name for f in dataclasses.fields(TrainConfig)})
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)})
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(map(str, unknown))}")
-        saved = _read_saved(path)
+        out_dir = out_dir if out_dir is not None else overrides.pop("out_dir", None)
+        overrides.pop("out_dir", None)
+        out_dir = None if out_dir is None else _path(out_dir, "out_dir")
+        if overrides.get("data") is not None:
+            overrides["data"] = _path(overrides["data"], "data")
+        return _read_consistently(path, lambda saved: cls._resumed(path, saved, overrides, log, out_dir))
+
+    @classmethod
+    def _resumed(cls, path, saved, overrides, log, out_dir):
         source_run = run_dir_of(path)
         if out_dir is None:
             if source_run is None:
                 raise CheckpointError(f"{path} is a step directory outside any run directory: name the directory "
                                       f"to train into (--out)")
             out_dir = source_run
-        overrides = {k: v for k, v in dict(overrides or {}).items() if k != "out_dir"}
         conflicts = [f"{name}: checkpoint {getattr(saved.config, name)!r}, requested {overrides[name]!r}"
                      for name in TrainConfig.FIXED if name in overrides and overrides[name] != getattr(saved.config, name)]
         if conflicts:
             raise CheckpointError("the requested configuration disagrees with the checkpoint on "
                                   + "; ".join(conflicts) + " (these are fixed for a run: start a new run to change them)")
-        _check_destination(saved, source_run, out_dir)
-        overrides["data"] = _data_path(saved, overrides.get("data"))
+        destination = _check_destination(saved, source_run, out_dir)
+        overrides = dict(overrides, data=_data_path(saved, overrides.get("data")))
         changed = {name: (getattr(saved.config, name), overrides[name]) for name in TrainConfig.SCHEDULE
                    if name in overrides and overrides[name] != getattr(saved.config, name)}
         config = dataclasses.replace(saved.config, **overrides, out_dir=out_dir)
@@ -527,6 +538,7 @@ class Trainer:
             trainer.schedule_note, trainer.source = None, path
             return trainer
         trainer = cls(config, log=log, _saved=saved)
+        trainer._destination = destination
         if changed:
             trainer.schedule_note = "learning-rate schedule changed: " + ", ".join(
                 f"{name} {old} -> {new}" for name, (old, new) in changed.items())
@@ -541,21 +553,15 @@ class Trainer:
         evaluate or sample from; nothing is written. ``data`` points at the run's text when it
         has moved (its content must be the same)."""
         path, data = _path(path, "path"), None if data is None else _path(data, "data")
-        for attempt in range(3):
-            latest = read_latest(path) if _is_run_dir(path) else None
-            try:
-                saved = _read_saved(path)
-                if saved.step_dir is None:
-                    raise CheckpointError(f"{path} has no checkpoint yet (the run stopped before its first one): "
-                                          f"resume it with npformer train --resume --out {path}")
-                config = dataclasses.replace(saved.config, data=_data_path(saved, data),
-                                             out_dir=os.path.dirname(os.path.normpath(saved.step_dir)))
-                return cls(config, log=log, _saved=saved)
-            except (CheckpointError, SafetensorsError, OSError):
-                # a run being trained may commit a newer checkpoint and prune this one while it
-                # is read: then read the newer one
-                if not latest or attempt == 2 or read_latest(path) == latest:
-                    raise
+
+        def build(saved):
+            if saved.step_dir is None:
+                raise CheckpointError(f"{path} has no checkpoint yet (the run stopped before its first one): "
+                                      f"resume it with npformer train --resume --out {path}")
+            config = dataclasses.replace(saved.config, data=_data_path(saved, data),
+                                         out_dir=os.path.dirname(os.path.normpath(saved.step_dir)))
+            return cls(config, log=log, _saved=saved)
+        return _read_consistently(path, build)
 
     # ------------------------------------------------------------------ the loop
     def fit(self):
@@ -571,9 +577,8 @@ class Trainer:
 
     def _fit_locked(self):
         config = self.config
-        if not self.resumed:
-            check_new_run_dir(config.out_dir)
-        else:                                 # only a directory that holds a run can hold a crash's leftovers
+        _check_destination_unchanged(config.out_dir, self._destination)
+        if self._destination[0]:              # only a directory that holds a run can hold a crash's leftovers
             clean_run_dir(config.out_dir)
         run_file = os.path.join(config.out_dir, RUN_FILE)
         if not os.path.isfile(run_file):
@@ -582,9 +587,15 @@ class Trainer:
                 write_atomic(run_file, json.dumps(record, indent=2, sort_keys=True, allow_nan=False))
             except OSError as error:
                 raise OSError(error.errno, f"could not write {run_file}: {error.strerror or error}; nothing "
-                                           f"was trained yet") from None
+                                           f"was trained yet: free some space (or make the directory writable), "
+                                           f"then start again") from None
         if read_latest(config.out_dir) is None:
-            mark_started(config.out_dir)
+            try:
+                mark_started(config.out_dir)
+            except OSError as error:
+                raise OSError(error.errno, f"could not write {os.path.join(config.out_dir, 'latest.json')}: "
+                                           f"{error.strerror or error}; nothing was trained yet: free some space "
+                                           f"(or make the directory writable), then resume") from None
         tokens_per_step = self.task.tokens_per_batch * config.grad_accumulation
         self.log.start(self)
         started, window_start, window_tokens = time.perf_counter(), time.perf_counter(), 0
@@ -654,16 +665,43 @@ def run_dir_of(path):
 
 
 def _check_destination(saved, source_run, out_dir):
-    """Refuse to write into another run, or to replace a run's later checkpoints."""
+    """Refuse to write into another run, or to replace a run's later checkpoints. Returns what
+    training must find again once it holds the lock: (None, None) for a new directory, or (True,
+    the latest.json name) for the run itself."""
     same = source_run is not None and os.path.realpath(source_run) == os.path.realpath(out_dir)
     if not same:
         check_new_run_dir(out_dir)
-        return
+        return None, None
     check_outside_runs(out_dir)
     latest = read_latest(out_dir)
     if latest and step_of(latest) > saved.step:
         raise CheckpointError(f"{saved.step_dir} is step {saved.step}, but {out_dir} already has a later checkpoint "
                               f"({latest}); continuing there would replace it: train into another --out directory")
+    return True, latest
+
+
+def _check_destination_unchanged(out_dir, destination):
+    """Under the lock: the directory is as it was when the run was read (another process may
+    have trained into it meanwhile; then this one must not write)."""
+    same_run, latest = destination
+    if same_run is None:
+        check_new_run_dir(out_dir)
+    elif read_latest(out_dir) != latest:
+        raise CheckpointError(f"{out_dir} changed while this run was being prepared (latest.json now names "
+                              f"{read_latest(out_dir) or 'no checkpoint'}): another process trained into it; "
+                              f"nothing was written")
+
+
+def _read_consistently(path, build, attempts=10):
+    """``build(saved)`` for the run at ``path``. A run being trained may commit a newer checkpoint
+    and prune the one being read while it is read: then read again, from the newer one."""
+    for attempt in range(attempts):
+        latest = read_latest(path) if _is_run_dir(path) else None
+        try:
+            return build(_read_saved(path))
+        except (CheckpointError, SafetensorsError, OSError):
+            if not latest or attempt == attempts - 1 or read_latest(path) == latest:
+                raise
 
 
 def _check_model_fits(skeleton, weights, header):
@@ -681,7 +719,17 @@ def _check_model_fits(skeleton, weights, header):
                 problems.append(f"{name} is stored as {entry['dtype']}, not as {dtype_kind(tensor.dtype)}")
     if problems:
         raise _misfit(weights, "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else ""))
-    return load_file(weights, mmap=False)
+    return _finite(load_file(weights, mmap=False), weights)
+
+
+def _finite(arrays, path):
+    """``arrays``, once every float value in them is finite: npformer never writes a NaN, so
+    one here means the file was damaged, and a model or optimizer state made of it would be too."""
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise CheckpointError(f"{path}: {name} holds non-finite values, which npformer never writes: the file "
+                                  f"is damaged; resume from an earlier checkpoint")
+    return arrays
 
 
 def _misfit(weights, problem):

@@ -379,26 +379,19 @@ class _FullDisk:
 
 @pytest.mark.parametrize("budget", [1_000, 20_000, 60_000, 90_000, 140_000])
 def test_a_faked_full_disk_stops_the_run_and_it_resumes_exactly(tmp_path, corpus, monkeypatch, budget):
-    import builtins
-    import npformer.io.runlog as runlog
     reference = Trainer(tiny_config(tmp_path / "ref", corpus, max_steps=8), log=Quiet())
     reference.fit()
     expected = {name: p.data.copy() for name, p in reference.model.named_parameters()}
     expected_log = [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")}
                     for r in strict_records(tmp_path / "ref" / "run" / "log.jsonl")]
     left = [budget]
-    real_fdopen, real_open = os.fdopen, builtins.open
+    real_fdopen = os.fdopen
 
     def fdopen(fd, mode="r", *args, **kwargs):
         file = real_fdopen(fd, mode, *args, **kwargs)
         return _FullDisk(file, left) if "w" in mode or "a" in mode else file
 
-    def open_(path, mode="r", *args, **kwargs):
-        file = real_open(path, mode, *args, **kwargs)
-        return _FullDisk(file, left) if "w" in mode or "a" in mode else file
-
-    monkeypatch.setattr(os, "fdopen", fdopen)
-    monkeypatch.setattr(runlog, "open", open_, raising=False)
+    monkeypatch.setattr(os, "fdopen", fdopen)            # every file npformer writes is opened through it
     trainer = Trainer(tiny_config(tmp_path, corpus, max_steps=8), log=Quiet())
     with pytest.raises((OSError, ValueError), match="No space left on device"):
         trainer.fit()
@@ -457,10 +450,8 @@ def test_a_hostile_trainer_json_fails_before_allocating(tmp_path, corpus):
     meta["config"]["d_model"] = 2 ** 20                  # a (vocab, 2^20) embedding and 2^42-element matrices
     meta["config"]["n_heads"] = 2
     meta_path.write_text(json.dumps(meta))
-    started = time.perf_counter()
     code, _, err = npformer("eval", "--checkpoint", run)
     assert code == 2 and "does not fit the model its trainer.json describes" in one_line(err)
-    assert time.perf_counter() - started < 30            # it fails on the header, not after allocating GBs
     # in this process, measured 2.6 MB: the refusal allocates about what the run's small files hold (the
     # corpus, its token ids, the header), nowhere near the 2^20-wide model's terabytes
     import tracemalloc
@@ -489,12 +480,11 @@ def test_a_checkpoint_without_its_tokenizer_is_refused_in_one_line(tmp_path, cor
 
 
 def test_a_model_too_large_for_this_machine_is_refused_before_allocating(tmp_path, corpus):
-    started = time.perf_counter()
     code, _, err = npformer("train", "--data", corpus, "--out", tmp_path / "huge", *TINY, "--d-model", 65536,
                             "--n-heads", 1, "--n-layers", 4)
     line = one_line(err)
     assert code == 2 and "GiB to train" in line and "more than this machine's" in line, line
-    assert time.perf_counter() - started < 20 and not (tmp_path / "huge").exists()
+    assert not (tmp_path / "huge").exists()
 
 
 def test_an_int_tensor_in_place_of_weights_is_refused(tmp_path, corpus):
@@ -546,12 +536,10 @@ def test_every_bad_training_option_gets_one_line_before_any_work(tmp_path, corpu
     for flags, message in _bad_train_inputs(tmp_path, corpus):
         out = tmp_path / "never"
         args = ["train", "--data", corpus, "--out", out, "--steps", 2, *TINY, *flags]
-        started = time.perf_counter()
         code, _, err = npformer(*args)
         line = one_line(err)
         assert code == 2 and message in line, (flags, line)
         assert not out.exists() or not os.listdir(out), flags       # nothing written
-        assert time.perf_counter() - started < 20, flags
 
 
 def test_a_read_only_place_for_the_run_gets_one_line(tmp_path, corpus):
@@ -682,3 +670,98 @@ def test_save_checkpoint_refuses_non_finite_weights(tmp_path):
     with pytest.raises(ValueError, match="refusing to write step 3: w holds non-finite values"):
         save_checkpoint(str(tmp_path), 3, state, {}, {"step": 3})
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------- found by the second red-team pass
+def test_a_branch_prepared_before_another_writer_finished_there_writes_nothing(tmp_path, corpus):
+    run = train(tmp_path, corpus)
+    prepared = Trainer.resume(str(run), overrides={"max_steps": 6}, out_dir=str(tmp_path / "z"), log=Quiet())
+    code, _, err = npformer("train", "--resume", run, "--out", tmp_path / "z", "--steps", 8)
+    assert code == 0, err
+    before = snapshot(tmp_path / "z")
+    with pytest.raises(ValueError, match="already holds a training run"):
+        prepared.fit()                                  # the lock is taken only now: the check is repeated
+    assert snapshot(tmp_path / "z") == before and read_latest(tmp_path / "z") == "step-0000008"
+
+
+def test_a_resume_prepared_before_another_writer_moved_on_writes_nothing(tmp_path, corpus):
+    run = train(tmp_path, corpus)
+    prepared = Trainer.resume(str(run), overrides={"max_steps": 6}, log=Quiet())
+    code, _, err = npformer("train", "--resume", "--out", run, "--steps", 8)
+    assert code == 0, err
+    before = snapshot(run)
+    with pytest.raises(CheckpointError, match="changed while this run was being prepared"):
+        prepared.fit()
+    assert snapshot(run) == before and read_latest(run) == "step-0000008"
+
+
+def test_a_log_that_is_a_link_is_never_written_through(tmp_path, corpus):
+    run = train(tmp_path, corpus)
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"step": 1, "mine": true}\n')
+    (run / "log.jsonl").unlink()
+    (run / "log.jsonl").symlink_to(mine)
+    code, _, err = npformer("train", "--resume", "--out", run, "--steps", 6)
+    assert code == 1 and "a symbolic link" in one_line(err)
+    assert mine.read_text() == '{"step": 1, "mine": true}\n'
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_pipes_and_devices_in_place_of_run_files_are_refused_without_reading(tmp_path, corpus):
+    run = train(tmp_path, corpus)
+    cases = [(run / "log.jsonl", ["train", "--resume", "--out", run, "--steps", 6]),
+             (run / "step-0000004" / "vocab.json", ["eval", "--checkpoint", run]),
+             (run / "step-0000004" / "trainer.json", ["eval", "--checkpoint", run]),
+             (tmp_path / "options.json", ["train", "--config", tmp_path / "options.json", "--out", tmp_path / "x"])]
+    for path, command in cases:
+        saved = path.read_bytes() if path.exists() else None
+        for make in (os.mkfifo, lambda p: os.symlink("/dev/zero", p)):
+            if path.exists() or path.is_symlink():
+                path.unlink()
+            make(path)
+            code, _, err = npformer(*command)
+            line = one_line(err)
+            refusals = ("not a regular file", "symbolic link", "not a complete checkpoint (missing trainer.json)")
+            assert code in (1, 2) and any(refusal in line for refusal in refusals), (path, line)
+        path.unlink()
+        if saved is not None:
+            path.write_bytes(saved)
+
+
+def test_a_checkpoint_holding_a_nan_is_refused_as_damaged(tmp_path, corpus):
+    from npformer.io.safetensors import load_file, save_file
+    run = train(tmp_path, corpus)
+    for file in ("model.safetensors", "optimizer.safetensors"):
+        copy = tmp_path / f"copy-{file}"
+        shutil.copytree(run, copy)
+        path = copy / "step-0000004" / file
+        tensors = load_file(path, mmap=False)
+        name = sorted(tensors)[0]
+        tensors[name].reshape(-1)[0] = np.nan
+        save_file(tensors, path)
+        for command in (["eval", "--checkpoint", copy], ["train", "--resume", "--out", copy, "--steps", 6]):
+            code, _, err = npformer(*command)
+            line = one_line(err)
+            assert code == 2 and f"{name} holds non-finite values" in line and "damaged" in line, line
+
+
+def test_the_out_dir_of_the_overrides_is_the_one_written(tmp_path, corpus):
+    run = train(tmp_path, corpus)
+    before = snapshot(run)
+    Trainer.resume(str(run), overrides={"out_dir": str(tmp_path / "new"), "max_steps": 6}, log=Quiet()).fit()
+    assert snapshot(run) == before and read_latest(tmp_path / "new") == "step-0000006"
+
+
+def test_a_refused_resume_leaves_no_lock_file_behind(tmp_path, corpus):
+    run = train(tmp_path, corpus)
+    (tmp_path / "empty").mkdir()
+    for command in (["train", "--resume", "--out", tmp_path / "empty"],
+                    ["train", "--resume", run, "--out", run / "step-0000002", "--steps", 6]):
+        code, _, err = npformer(*command)
+        assert code == 2, err
+    assert os.listdir(tmp_path / "empty") == [] and ".lock" not in os.listdir(run / "step-0000002")
+
+
+def test_a_path_with_a_newline_still_gets_one_line(tmp_path):
+    code, _, err = npformer("eval", "--checkpoint", tmp_path / "no\nsuch")
+    assert code == 2 and "no\\nsuch" in one_line(err)
