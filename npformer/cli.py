@@ -136,6 +136,8 @@ def _options(args):
         try:
             loaded = json.loads(read_regular(args.config, lambda problem: ConfigError(f"--config {args.config}: "
                                                                                         f"{problem}"), SETTINGS_LIMIT))
+        except ConfigError:
+            raise
         except OSError as error:
             raise ConfigError(f"--config {args.config}: cannot be read ({error.strerror})") from None
         except (ValueError, RecursionError) as error:
