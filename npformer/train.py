@@ -49,7 +49,7 @@ from .io.checkpoint import (NO_CHECKPOINT, CheckpointError, clean_run_dir, mark_
                             read_latest, read_meta, resolve_checkpoint, save_checkpoint, step_directories, step_name,
                             step_of)
 from .io.lock import RunLock
-from .io.runlog import RunLog, read_records
+from .io.runlog import RunLog
 from .io.safetensors import SafetensorsError, dtype_kind, load_file, read_header
 from .nn import shapes_only
 
@@ -340,7 +340,6 @@ class Trainer:
         from .tasks import make_task
         self.config = config
         self.log = log or _Printer()
-        self.resumed = _saved is not None
         self.step = 0 if _saved is None else _saved.step
         self.best_val_loss = None
         self.schedule_note = None
@@ -534,7 +533,7 @@ class Trainer:
         config = dataclasses.replace(saved.config, **overrides, out_dir=out_dir)
         if saved.step >= config.max_steps:               # finished: read nothing more, write nothing
             trainer = cls.__new__(cls)
-            trainer.config, trainer.step, trainer.log, trainer.resumed = config, saved.step, log or _Printer(), True
+            trainer.config, trainer.step, trainer.log = config, saved.step, log or _Printer()
             trainer.schedule_note, trainer.source = None, path
             return trainer
         trainer = cls(config, log=log, _saved=saved)
@@ -888,4 +887,4 @@ def _duration(seconds):
 
 
 __all__ = ["TrainConfig", "Trainer", "ConfigError", "TrainingStopped", "check_new_run_dir", "prepare_run_dir",
-           "run_files", "run_dir_of", "read_records"]
+           "run_files", "run_dir_of"]
