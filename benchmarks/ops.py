@@ -80,8 +80,8 @@ def attention_block():
     """The self-attention sub-layer: q/k/v projections, causal attention over 6 heads, output projection."""
     x = rng.standard_normal((B, T, C)).astype(np.float32)
     nf.manual_seed(0)
-    ours = nn.MultiHeadAttention(C, H, bias=False)
-    theirs_qkv = [torch.tensor(ours.state_dict()[f"{n}.weight"].copy(), requires_grad=True)
+    ours = nn.AttentionHeads(C, H, bias=False)
+    theirs_qkv = [torch.tensor(ours.state_dict()[f"{n}.weight"].numpy().copy(), requires_grad=True)
                   for n in ("q_proj", "k_proj", "v_proj", "out_proj")]
 
     def npformer_block(x_):

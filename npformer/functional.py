@@ -1,7 +1,10 @@
-"""The torch.nn.functional-shaped API: ``import npformer.functional as F``.
+"""torch.nn.functional's API: ``import npformer.nn.functional as F`` (the same functions as
+``npformer.functional``).
 
-Names, argument names, shapes and mask semantics follow PyTorch, so a short script runs under
-either library with the import changed. Each function is one fused op of ``npformer.ops``.
+Names, signatures, defaults, shapes and mask semantics are PyTorch's, so a script runs under
+either library with the import changed (docs/pytorch.md). The ones that matter for speed or
+stability (softmax, cross_entropy, layer_norm, attention, ...) are one fused op of
+``npformer.ops`` each; the rest (most losses, some activations) compose differentiable ops.
 """
 from .ops.activation import gelu, silu
 from .ops.attention import attention_with_weights, scaled_dot_product_attention
@@ -16,25 +19,26 @@ from .ops.softmax import log_softmax, softmax
 
 
 
-def mse_loss(input, target, reduction="mean"):
-    """mean (or sum, or none) of (input - target)^2, composed from primitives."""
-    squared = (input - target) ** 2
-    if reduction == "none":
-        return squared
-    return squared.sum() if reduction == "sum" else squared.mean()
-
-
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """-[y log s(x) + (1 - y) log(1 - s(x))], s the sigmoid, composed from primitives in the
-    stable form max(x, 0) - x y + log(1 + e^-|x|), which never overflows."""
-    loss = relu(input) - input * target + (1.0 + (-input.abs()).exp()).log()
-    if reduction == "none":
-        return loss
-    return loss.sum() if reduction == "sum" else loss.mean()
-
-
 __all__ = [
     "linear", "embedding", "dropout", "relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
     "layer_norm", "rms_norm", "cross_entropy", "nll_loss", "scaled_dot_product_attention",
     "attention_with_weights", "apply_rotary", "mse_loss", "binary_cross_entropy_with_logits",
 ]
+
+# --- C1: pad, one_hot, normalize, cosine_similarity, softplus (npformer/ops/padding.py, scatter.py,
+# norm.py, softplus.py)
+from .ops.norm import cosine_similarity, normalize  # noqa: E402
+from .ops.padding import pad  # noqa: E402
+from .ops.scatter import one_hot  # noqa: E402
+from .ops.softplus import softplus  # noqa: E402
+
+__all__ += ["pad", "one_hot", "normalize", "cosine_similarity", "softplus"]
+
+# --- E: losses (npformer/ops/loss.py, elementwise_loss.py) and activations composed from
+# primitives (npformer/ops/piecewise.py)
+from .ops.elementwise_loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,  # noqa: E402
+                                   kl_div, l1_loss, mse_loss, smooth_l1_loss)
+from .ops.piecewise import elu, glu, hardtanh, leaky_relu, logsigmoid, mish, relu6  # noqa: E402
+
+__all__ += ["l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy", "elu", "glu", "hardtanh",
+            "leaky_relu", "logsigmoid", "mish", "relu6"]

@@ -33,11 +33,11 @@ from .autograd.random import resolve
 from .autograd.tensor import Tensor
 from .models.encoder_decoder import EncoderDecoder
 from .models.gpt import GPT
-from .nn.attention import MultiHeadAttention
+from .nn.attention import AttentionHeads
 from .nn.layers import Dropout, Embedding, LayerNorm, Linear, RMSNorm
 from .nn.module import ModuleList
 from .nn.positional import ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding
-from .nn.transformer import ACTIVATIONS, GATED, FeedForward, TransformerBlock, TransformerDecoder
+from .nn.transformer import ACTIVATIONS, GATED, DecoderStack, FeedForward, TransformerBlock
 from .ops.blas import matmul
 from .ops.rotary import Rotary
 
@@ -242,7 +242,7 @@ class _Runner:
             positions = self.positions[:, length - fed.shape[1]:length] if self.padded else None
             out = self.model(fed, attention_mask=mask, position_ids=positions, cache=self.cache,
                              logits_to_keep=1).logits
-        return out.data[:, -1]
+        return out._data[:, -1]
 
     def reorder(self, index):
         """Keep the rows ``index`` (beam search reorders its hypotheses)."""
@@ -250,7 +250,7 @@ class _Runner:
             for layer in self.cache:
                 layer.reorder(index)
         if self.seq2seq:
-            self.memory = Tensor._make(self.memory.data[index], False, None, 0)
+            self.memory = Tensor._make(self.memory._data[index], False, None, 0)
             self.memory_mask = None if self.memory_mask is None else self.memory_mask[index]
         else:
             self.allowed, self.positions = self.allowed[index], self.positions[index]
@@ -258,7 +258,7 @@ class _Runner:
 
 
 def _as_batch(ids, name):
-    array = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    array = ids._data if isinstance(ids, Tensor) else np.asarray(ids)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.dtype.kind not in ("iub" if name == "attention_mask" else "iu") or array.shape[1] == 0:
@@ -281,7 +281,7 @@ def _op(function, *arrays, **params):
 
 
 def _data(param):
-    return None if param is None else param.data
+    return None if param is None else param._data
 
 
 def _norm(layer, x):
@@ -298,9 +298,9 @@ def _norm(layer, x):
         eps = np.finfo(x.dtype).eps if layer.eps is None else layer.eps
     y *= 1 / np.sqrt(variance + x.dtype.type(eps))
     if layer.weight is not None:
-        y *= layer.weight.data
+        y *= layer.weight._data
     if getattr(layer, "bias", None) is not None:
-        y += layer.bias.data
+        y += layer.bias._data
     return y
 
 
@@ -338,7 +338,7 @@ def _transposed(weight, block=128):
 
 
 def _activate(function, x):
-    return function(Tensor._make(x, False, None, 0)).data      # nn.transformer's table: its names, its ops
+    return function(Tensor._make(x, False, None, 0))._data      # nn.transformer's table: its names, its ops
 
 
 class _FastStep:
@@ -369,7 +369,7 @@ class _FastStep:
     batch 8 and about the same at batch 1 (2 threads), the copy (~35 ms) included.
     """
 
-    MODULES = (TransformerDecoder, ModuleList, TransformerBlock, MultiHeadAttention, FeedForward, Linear, LayerNorm,
+    MODULES = (DecoderStack, ModuleList, TransformerBlock, AttentionHeads, FeedForward, Linear, LayerNorm,
                RMSNorm, Dropout, RotaryEmbedding)
     COPY_MIN_ROW_STEPS = 128
 
@@ -402,7 +402,7 @@ class _FastStep:
         self.weights = {}                                     # Linear -> (weight (in, out), bias or None)
         for layer in list(model.decoder.modules()) + [model.lm_head]:
             if type(layer) is Linear:
-                weight = _transposed(layer.weight.data) if copy_weights else layer.weight.data.T
+                weight = _transposed(layer.weight._data) if copy_weights else layer.weight._data.T
                 self.weights[layer] = (weight, _data(layer.bias))
 
     def _linear(self, layer, x):
@@ -415,7 +415,7 @@ class _FastStep:
     def __call__(self, tokens, runner):
         model, caches = self.model, runner.cache
         past = caches[0].length                                         # positions already cached
-        x = model.embed_tokens.weight.data[tokens]                      # (B, d)
+        x = model.embed_tokens.weight._data[tokens]                      # (B, d)
         self_mask = cross_mask = rotary_positions = None
         if self.seq2seq:
             if model.embed_scale != 1.0:
@@ -427,7 +427,7 @@ class _FastStep:
             if runner.memory_mask is not None:
                 cross_mask = (runner.memory_mask != 0)[:, None, None, :]                # (B, 1, 1, S)
             if model.decoder_relative_bias is not None:                                 # T5
-                self_mask = model.decoder_relative_bias(1, past + 1, offset=past).data   # (1, H, 1, S)
+                self_mask = model.decoder_relative_bias(1, past + 1, offset=past)._data   # (1, H, 1, S)
         else:
             positions = runner.positions[:, past]                                       # (B,)
             if model.embed_positions is not None:
@@ -437,7 +437,7 @@ class _FastStep:
             allowed = runner.allowed[:, None, None, :past + 1] if runner.padded else None   # (B, 1, 1, S)
             self_mask = allowed
             if model.alibi is not None:
-                self_mask = model.alibi(1, past + 1, offset=past, dtype=x.dtype).data[None]    # (1, H, 1, S)
+                self_mask = model.alibi(1, past + 1, offset=past, dtype=x.dtype)._data[None]    # (1, H, 1, S)
                 if allowed is not None:
                     self_mask = self_mask + np.where(allowed, 0, -np.inf).astype(x.dtype)
         for layer, cache in zip(model.decoder.layers, caches):
@@ -448,14 +448,14 @@ class _FastStep:
             x = x * x.dtype.type(model.config.d_model ** -0.5)
         logits = self._linear(model.lm_head, x)                                         # (B, vocab)
         if self.seq2seq and model.final_logits_bias is not None:
-            logits += model.final_logits_bias.data
+            logits += model.final_logits_bias._data
         return logits
 
     @staticmethod
     def _position_vectors(module, positions):
         if type(module) is LearnedPositionalEmbedding:
-            return module.weight.data[positions + module.offset]
-        return module.table.data[positions]
+            return module.weight._data[positions + module.offset]
+        return module.table._data[positions]
 
     def _block(self, block, x, cache, self_mask, cross_mask, rotary_positions):
         x = self._sublayer(block, x, block.self_attn_norm, lambda h: self._attention(
@@ -551,7 +551,7 @@ def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sam
         while produced < max_new_tokens and unfinished.any():
             context = sequences[:, -window:]
             with no_grad():
-                scores = model(context, logits_to_keep=1).logits.data[:, -1].astype(np.float32)
+                scores = model(context, logits_to_keep=1).logits._data[:, -1].astype(np.float32)
             produced += 1
             yield emit(options.choose(options.process(scores, context)))
     finally:

@@ -199,7 +199,7 @@ class MaskedLanguageModelTask(_CorpusTask):
         generator, right, total = Generator(self.config.seed + 11), 0, 0
         for _ in range(self.config.eval_steps):
             ids, labels = self.batch("val", generator)
-            predicted = self.model(ids).logits.data.argmax(-1)
+            predicted = self.model(ids).logits._data.argmax(-1)
             chosen = labels != -100
             right += int((predicted[chosen] == labels[chosen]).sum())
             total += int(chosen.sum())
@@ -208,7 +208,7 @@ class MaskedLanguageModelTask(_CorpusTask):
     def samples(self, count, length, seed=0, **unused):
         """A few validation blocks with some words masked, and what the model fills in."""
         ids, labels = self.batch("val", Generator(seed))
-        predicted = self.model(ids[:count]).logits.data.argmax(-1)
+        predicted = self.model(ids[:count]).logits._data.argmax(-1)
         lines = []
         for row, label_row, guess in zip(ids[:count], labels[:count], predicted):
             shown = [self.tokenizer.decode([t]) if lab == -100 else f"[{self.tokenizer.decode([g])}]"

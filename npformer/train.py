@@ -52,6 +52,8 @@ from .io.lock import RunLock
 from .io.runlog import RunLog
 from .io.safetensors import SafetensorsError, dtype_kind, load_file, read_header
 from .nn import shapes_only
+from .nn import utils as nn_utils
+from .nn.module import state_arrays
 
 RUN_FILE = "run.json"
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh")
@@ -368,7 +370,7 @@ class Trainer:
         self.optimizer = optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
         # a run shorter than its warmup warms up for all of it, as nanoGPT's get_lr does
         schedule = optim.WarmupCosine(config.lr, config.warmup_steps, config.lr_decay_steps, config.min_lr)
-        self.scheduler = optim.LRScheduler(self.optimizer, schedule)
+        self.scheduler = optim.ScheduleSetter(self.optimizer, schedule)
         self._saved_step = None
         self._destination = (None, None)      # a new run: its directory must hold no run (resume() sets it)
         if checkpoint:
@@ -399,8 +401,8 @@ class Trainer:
                 raise self._diverged(f"the loss is {value}")
             (loss / config.grad_accumulation if config.grad_accumulation > 1 else loss).backward()
             total += value / config.grad_accumulation
-        norm = float(optim.clip_grad_norm_(self.model.parameters(), config.grad_clip if config.grad_clip > 0
-                                           else math.inf))
+        norm = nn_utils.clip_grad_norm_(self.model.parameters(), config.grad_clip if config.grad_clip > 0
+                                        else math.inf).item()
         if not math.isfinite(norm):
             raise self._diverged(f"the gradient norm is {norm}")
         self.optimizer.step()
@@ -441,7 +443,7 @@ class Trainer:
         config = self.config
         if self._saved_step == self.step:
             return os.path.join(config.out_dir, step_name(self.step))
-        broken = next((name for name, p in self.model.named_parameters() if not np.isfinite(p.data).all()), None)
+        broken = next((name for name, p in self.model.named_parameters() if not np.isfinite(p._data).all()), None)
         if broken is not None:                # a finite gradient can still overflow a weight in the update
             raise self._diverged(f"{broken} is no longer finite after the optimizer step", self.step, False)
         arrays, optimizer_meta = optim.state_dict_to_arrays(self.optimizer.state_dict(), prefix="")
@@ -457,7 +459,7 @@ class Trainer:
             "best_val_loss": self.best_val_loss,
             "task": self.task.state(),
         }
-        path = save_checkpoint(config.out_dir, self.step, self.model.state_dict(), arrays, meta,
+        path = save_checkpoint(config.out_dir, self.step, state_arrays(self.model), arrays, meta,
                                extra_files=self.task.files(), keep=config.keep_checkpoints)
         self._saved_step = self.step
         return path
@@ -706,7 +708,7 @@ def _read_consistently(path, build, attempts=10):
 def _check_model_fits(skeleton, weights, header):
     """The checkpoint's model state, once the config's model (``skeleton``, built under
     nn.shapes_only) is known to have the shapes and kinds of the weights file's tensors."""
-    expected = skeleton.state_dict()
+    expected = state_arrays(skeleton)
     problems = [f"{name} is missing" for name in expected if name not in header]
     problems += [f"unexpected tensor {name}" for name in header if name not in expected]
     for name, tensor in expected.items():
@@ -772,7 +774,7 @@ def _check_size(task, config, weights=None, header=None):
 
 
 def _count(model):
-    return sum(p.data.size for p in model.parameters())       # tied weights counted once
+    return sum(p._data.size for p in model.parameters())       # tied weights counted once
 
 
 def _check_memory(parameters, config, task):

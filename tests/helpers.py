@@ -18,7 +18,7 @@ def grads_of(fn, arrays, upstream_seed=0):
     out = fn(*leaves)
     upstream = np.random.default_rng(upstream_seed).standard_normal(out.shape)
     out.backward(upstream)
-    return out.data, [x.grad for x in leaves], upstream
+    return out.numpy(), [x.grad.numpy() for x in leaves], upstream
 
 
 def relative_error(actual, expected):

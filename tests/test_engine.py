@@ -14,7 +14,7 @@ def test_dag_reusing_a_tensor_accumulates_every_use():
     x = nf.tensor([1.5, -2.0, 0.5], requires_grad=True)
     y = (x * x + 3.0 * x + x).sum()
     y.backward()
-    np.testing.assert_allclose(x.grad, 2 * x.data + 4, rtol=1e-6)
+    np.testing.assert_allclose(x.grad, 2 * x.numpy() + 4, rtol=1e-6)
 
 
 def test_diamond_through_a_shared_intermediate():
@@ -23,7 +23,7 @@ def test_diamond_through_a_shared_intermediate():
     h = x * 2.0
     y = (h * h + h * h * h).sum()
     y.backward()
-    hv = 2 * x.data
+    hv = 2 * x.numpy()
     np.testing.assert_allclose(x.grad, 2 * (2 * hv + 3 * hv ** 2), rtol=1e-12)
 
 
@@ -41,8 +41,8 @@ def test_only_leaves_keep_grad_unless_retained():
     k.retain_grad()
     (h * k).sum().backward()
     assert h.grad is None
-    np.testing.assert_array_equal(k.grad, h.data)
-    np.testing.assert_array_equal(x.grad, 2 * k.data + 5 * h.data)
+    np.testing.assert_array_equal(k.grad, h.numpy())
+    np.testing.assert_array_equal(x.grad, 2 * k.numpy() + 5 * h.numpy())
 
 
 def test_no_grad_records_nothing_and_restores():
@@ -79,7 +79,7 @@ def test_retain_graph_allows_a_second_backward():
     x = nf.tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.copy()
+    first = x.grad.numpy().copy()
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * first)
 
@@ -98,7 +98,7 @@ def test_intermediate_activations_are_not_held_by_the_graph():
     # the graph (held by y) still exists.
     x = nf.tensor(np.ones(3), requires_grad=True)
     h = x + 1.0
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h.numpy())
     y = h + 2.0
     del h
     gc.collect()
@@ -157,8 +157,8 @@ def test_every_gradient_has_its_datas_shape_and_dtype(dtype):
     y = ((a * b + c) @ b).exp().log().sum() + (a / c).amax() + a[1:, ::2].sqrt().mean()
     y.backward()
     for t in (a, b, c):
-        assert t.grad.shape == t.shape
-        assert t.grad.dtype == np.dtype(dtype)
+        assert t.grad.numpy().shape == t.shape
+        assert t.grad.numpy().dtype == np.dtype(dtype)
 
 
 def test_float32_stays_float32_forward_and_backward():
@@ -173,7 +173,7 @@ def test_float32_stays_float32_forward_and_backward():
     for t in (h, out):
         assert t.dtype == np.float32
     out.backward()
-    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+    assert x.grad.numpy().dtype == np.float32 and w.grad.numpy().dtype == np.float32
 
 
 def test_mixed_precision_gradients_return_in_each_inputs_dtype():
@@ -182,7 +182,7 @@ def test_mixed_precision_gradients_return_in_each_inputs_dtype():
     y = a * b
     assert y.dtype == np.float64        # NumPy promotion between two tensors
     y.sum().backward()
-    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    assert a.grad.numpy().dtype == np.float32 and b.grad.numpy().dtype == np.float64
     np.testing.assert_array_equal(a.grad, [3.0, 4.0])
 
 
@@ -199,7 +199,7 @@ def test_reflected_operators_with_ndarrays_return_tensors():
     for r in results:
         assert isinstance(r, nf.Tensor) and r.requires_grad
     sum(r.sum() for r in results).backward()
-    expected = 1 - 1 + arr - arr / x.data ** 2 + arr ** x.data * np.log(arr) + np.eye(2).sum(0)
+    expected = 1 - 1 + arr - arr / x.numpy() ** 2 + arr ** x.numpy() * np.log(arr) + np.eye(2).sum(0)
     np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
 
 
@@ -208,8 +208,8 @@ def test_grad_function_leaves_dot_grad_alone():
     h = x * x
     y = (h * 3.0).sum()
     gx, gh = grad(y, [x, h], retain_graph=True)
-    np.testing.assert_allclose(gx.data, 6 * x.data)
-    np.testing.assert_allclose(gh.data, [3.0, 3.0])
+    np.testing.assert_allclose(gx.numpy(), 6 * x.numpy())
+    np.testing.assert_allclose(gh.numpy(), [3.0, 3.0])
     assert x.grad is None
 
 
@@ -220,7 +220,7 @@ def test_grad_function_reports_unused_inputs():
     with pytest.raises(RuntimeError, match="not used"):
         grad(y, [x, z], retain_graph=True)
     gx, gz = grad(y, [x, z], allow_unused=True)
-    assert gz is None and gx.data[0] == 2.0
+    assert gz is None and gx.numpy()[0] == 2.0
 
 
 def test_multi_output_op_with_an_unused_output_gets_zeros():

@@ -34,10 +34,10 @@ def randomized(model, seed):
     the init's ones and zeros, which would hide a wrong or missing scale or shift."""
     rng = np.random.default_rng(seed)
     for name, param in model.named_parameters():
-        if param.data.ndim == 1:
-            param.data[...] = (0.0 if name.endswith("bias") else 1.0) + 0.1 * rng.standard_normal(param.shape)
+        if param.numpy().ndim == 1:
+            param.numpy()[...] = (0.0 if name.endswith("bias") else 1.0) + 0.1 * rng.standard_normal(param.shape)
     if getattr(model, "final_logits_bias", None) is not None:
-        model.final_logits_bias.data[...] = 0.3 * rng.standard_normal(model.final_logits_bias.shape)
+        model.final_logits_bias.numpy()[...] = 0.3 * rng.standard_normal(model.final_logits_bias.shape)
     return model.eval()
 
 
@@ -148,18 +148,18 @@ def _check_decoder_only_model(model, ids, mask, fed):
     full_mask = np.concatenate([mask, np.ones_like(fed)], axis=1)
     positions = positions_of(full_mask)
     cache = model.make_cache(batch, sequence.shape[1])
-    prompt_logits = model(ids, attention_mask=mask, position_ids=positions[:, :width], cache=cache).logits.data
+    prompt_logits = model(ids, attention_mask=mask, position_ids=positions[:, :width], cache=cache).logits.numpy()
     for end in range(width, sequence.shape[1] + 1):
         if end > width:                                       # one new token per row, from the cache
             step = model(sequence[:, end - 1:end], attention_mask=full_mask[:, :end],
-                         position_ids=positions[:, end - 1:end], cache=cache).logits.data[:, -1]
+                         position_ids=positions[:, end - 1:end], cache=cache).logits.numpy()[:, -1]
         else:
             step = prompt_logits[:, -1]
         recomputed = model(sequence[:, :end], attention_mask=full_mask[:, :end],
-                           position_ids=positions[:, :end]).logits.data[:, -1]
+                           position_ids=positions[:, :end]).logits.numpy()[:, -1]
         _close(step, recomputed, f"step {end - width}")
         for row in range(batch):                              # and each row alone, without padding
-            alone = model(sequence[row:row + 1, width - mask[row].sum():end]).logits.data[0, -1]
+            alone = model(sequence[row:row + 1, width - mask[row].sum():end]).logits.numpy()[0, -1]
             _close(step[row], alone, f"step {end - width}, row {row} unpadded")
     assert cache[0].length == sequence.shape[1]
 
@@ -171,12 +171,12 @@ def _check_encoder_decoder_model(model, ids, mask, fed):
     memory = model.encode(ids, mask)
     cache = model.make_cache(batch, target.shape[1], memory.shape[1])
     for end in range(1, target.shape[1] + 1):
-        step = model.decode(target[:, end - 1:end], memory, mask, cache=cache).data[:, -1]
-        recomputed = model.decode(target[:, :end], memory, mask).data[:, -1]
+        step = model.decode(target[:, end - 1:end], memory, mask, cache=cache).numpy()[:, -1]
+        recomputed = model.decode(target[:, :end], memory, mask).numpy()[:, -1]
         _close(step, recomputed, f"decoder position {end - 1}")
         for row in range(batch):
             real = mask[row].sum()
-            alone = model.decode(target[row:row + 1, :end], model.encode(ids[row:row + 1, :real])).data[0, -1]
+            alone = model.decode(target[row:row + 1, :end], model.encode(ids[row:row + 1, :real])).numpy()[0, -1]
             _close(step[row], alone, f"decoder position {end - 1}, row {row} unpadded")
 
 
@@ -234,7 +234,7 @@ def greedy_reference(model, ids, steps):
     sequence = np.asarray(ids)[None, :]
     for _ in range(steps):
         with npformer.no_grad():
-            logits = model(sequence).logits.data[0, -1].astype(np.float32)
+            logits = model(sequence).logits.numpy()[0, -1].astype(np.float32)
         sequence = np.concatenate([sequence, [[np.argmax(logits)]]], axis=1)
     return sequence[0]
 
@@ -297,7 +297,7 @@ def test_sampling_follows_the_processed_softmax(options):
     model = gpt2(seed=7, vocab=9, std=0.15)
     prompt = [1, 2, 3]
     with npformer.no_grad():
-        logits = model(np.asarray(prompt)[None]).logits.data[0, -1].astype(np.float32).astype(np.float64)
+        logits = model(np.asarray(prompt)[None]).logits.numpy()[0, -1].astype(np.float32).astype(np.float64)
     logits = logits / options.get("temperature", 1.0)
     keep = np.ones(len(logits), dtype=bool)
     if "top_k" in options:
@@ -323,7 +323,7 @@ def test_repetition_penalty_follows_hugging_face_rule():
     sequence = prompt[None, :]
     for _ in range(steps):
         with npformer.no_grad():
-            logits = model(sequence).logits.data[0, -1].astype(np.float32)
+            logits = model(sequence).logits.numpy()[0, -1].astype(np.float32)
         seen = np.unique(sequence)
         scale = np.float32(penalty)
         logits[seen] = np.where(logits[seen] < 0, logits[seen] * scale, logits[seen] / scale)
@@ -527,7 +527,7 @@ def nanogpt_sample(model, ids, new, window):
     with npformer.no_grad():
         model.eval()
         for _ in range(new):
-            logits = model(ids[:, -window:]).logits.data[:, -1].astype(np.float32)
+            logits = model(ids[:, -window:]).logits.numpy()[:, -1].astype(np.float32)
             ids = np.concatenate([ids, logits.argmax(-1)[:, None]], axis=1)
     return ids
 

@@ -34,7 +34,7 @@ def tiny(tmp_path, **overrides):
 
 
 def parameters(trainer):
-    return {name: p.data.copy() for name, p in trainer.model.named_parameters()}
+    return {name: p.numpy().copy() for name, p in trainer.model.named_parameters()}
 
 
 @pytest.mark.parametrize("model", ["gpt", "bert", "seq2seq"])

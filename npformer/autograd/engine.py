@@ -14,6 +14,8 @@ second backward through it raises instead of silently using freed state.
 """
 import numpy as np
 
+from .version import check_saved
+
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time: its saved arrays were freed by the "
     "first backward. Pass retain_graph=True to the first backward() to keep them.")
@@ -26,7 +28,8 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """Return d(outputs)/d(inputs) as new tensors, leaving every ``.grad`` untouched.
+    """Return d(outputs)/d(inputs) as a tuple of new tensors (one per input, even for a single
+    input), leaving every ``.grad`` untouched.
 
     As ``torch.autograd.grad``: ``inputs`` may be leaves or intermediate tensors; an input
     the outputs do not depend on is an error unless ``allow_unused``, when it gets None.
@@ -37,8 +40,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
     outputs = [outputs] if single_output else list(outputs)
     if grad_outputs is not None and single_output and not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
-    single_input = isinstance(inputs, Tensor)
-    inputs = [inputs] if single_input else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
@@ -51,7 +53,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
                 f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
                 "to get None for it")
         results.append(None if g is None else Tensor._make(g, False, None, 0))
-    return results[0] if single_input else tuple(results)
+    return tuple(results)       # a tuple even for one input, as torch.autograd.grad
 
 
 def _seed(tensors, grad_tensors):
@@ -67,16 +69,16 @@ def _seed(tensors, grad_tensors):
                 "backward: this tensor does not require grad and has no grad_fn; did you compute "
                 "it under no_grad or from tensors without requires_grad=True?")
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise RuntimeError(
                     f"backward: a gradient can be created implicitly only for a scalar output; this "
-                    f"tensor has shape {t.data.shape}, so pass gradient= with that shape")
-            g = np.ones(t.data.shape, dtype=t.data.dtype)
+                    f"tensor has shape {t._data.shape}, so pass gradient= with that shape")
+            g = np.ones(t._data.shape, dtype=t._data.dtype)
         else:
-            g = np.asarray(getattr(g, "data", g), dtype=t.data.dtype)
-            if g.shape != t.data.shape:
+            g = np.asarray(getattr(g, "_data", g), dtype=t._data.dtype)
+            if g.shape != t._data.shape:
                 raise RuntimeError(
-                    f"backward: gradient has shape {g.shape} but the tensor has shape {t.data.shape}")
+                    f"backward: gradient has shape {g.shape} but the tensor has shape {t._data.shape}")
         roots.append((t, g))
     return roots
 
@@ -126,12 +128,14 @@ def _backward_pass(roots, retain_graph, capture):
         if node._retained:
             for index, t in node._retained.items():
                 if grads[index] is not None:
-                    t.grad = np.array(grads[index]) if t.grad is None else t.grad + grads[index]
+                    _store_grad(t, grads[index])
         if capture is not None and capture.outputs:
             for index, g in enumerate(grads):
                 positions = capture.outputs.get((id(node), index))
                 if positions and g is not None:
                     capture.add(positions, g)
+        if node._saved_versions:
+            check_saved(node)
         if len(grads) > 1 and type(node).materialize_grads:
             # A multi-output op gets zeros for the outputs nobody used.
             grads = [np.zeros(shape, dtype) if g is None else g
@@ -153,7 +157,7 @@ def _backward_pass(roots, retain_graph, capture):
                 g = _checked(g, shape, dtype, node, position)
                 _accumulate(pending, owned, parent_node, index, g)
             else:
-                g = _checked(g, parent.data.shape, parent.data.dtype, node, position)
+                g = _checked(g, parent._data.shape, parent._data.dtype, node, position)
                 _deliver_to_leaf(parent, g, capture)
         if not retain_graph:
             node._released = True
@@ -199,11 +203,17 @@ def _deliver_to_leaf(leaf, g, capture):
         if positions:
             capture.add(positions, g)
         return
-    if leaf.grad is None:
+    _store_grad(leaf, g)
+
+
+def _store_grad(t, g):
+    """Add ``g`` to ``t.grad``, which is a Tensor as in PyTorch, accumulating in place."""
+    from .tensor import Tensor
+    if t._grad is None:
         # Copy: g may be a read-only broadcast view or alias another gradient.
-        leaf.grad = np.array(g, dtype=leaf.data.dtype)
+        t._grad = Tensor._make(np.array(g, dtype=t._data.dtype), False, None, 0)
     else:
-        leaf.grad += g
+        t._grad._data += g
 
 
 def _reverse_topological_order(root_nodes):

@@ -19,6 +19,8 @@ import numpy as np
 
 from .grad_mode import _mode
 from .tensor import Tensor, as_operand
+from .inplace import refresh_view
+from .version import note_saved, share_views
 
 
 class Function:
@@ -36,7 +38,8 @@ class Function:
 
     # Engine bookkeeping lives in slots; what forward saves for backward lives in __dict__,
     # so the engine frees it with one ``__dict__.clear()`` once backward has run.
-    __slots__ = ("needs_input_grad", "_parents", "_outputs", "_retained", "_released", "__dict__")
+    __slots__ = ("needs_input_grad", "_parents", "_outputs", "_retained", "_released", "_saved_versions",
+                 "__dict__")
 
     def __init_subclass__(cls, register=True, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -57,14 +60,18 @@ class Function:
         optional operand such as a missing bias): forward receives None and backward returns
         None for it. Keyword arguments are constants.
         """
+        if _mode.enabled:
+            for x in inputs:
+                if isinstance(x, Tensor) and x._base is not None and x._base._node is not x._base_node:
+                    refresh_view(x)         # its base was written in place since the view was made
         reference_dtype = None
         for x in inputs:
             if isinstance(x, Tensor):
-                if x.data.dtype.kind == "f":
-                    reference_dtype = x.data.dtype
+                if x._data.dtype.kind == "f":
+                    reference_dtype = x._data.dtype
                     break
                 if reference_dtype is None:
-                    reference_dtype = x.data.dtype
+                    reference_dtype = x._data.dtype
         tensors = [None if x is None else as_operand(x, reference_dtype) for x in inputs]
         wants = tuple(t is not None and t._requires_grad for t in tensors)
         record = _mode.enabled and any(wants)
@@ -72,7 +79,7 @@ class Function:
         ctx = cls.__new__(cls)
         ctx.needs_input_grad = wants if record else (False,) * len(tensors)
         try:
-            out = cls.forward(ctx, *[None if t is None else t.data for t in tensors], **params)
+            out = cls.forward(ctx, *[None if t is None else t._data for t in tensors], **params)
         except (ValueError, IndexError) as error:
             raise _named(error, cls.__name__) from error
 
@@ -87,6 +94,7 @@ class Function:
                 array = array.astype(reference_dtype)
             differentiable = record and array.dtype.kind == "f"
             results.append(Tensor._make(array, differentiable, ctx if differentiable else None, index))
+        share_views(results, tensors)
         if record:
             # A parent is None (no gradient wanted), the leaf Tensor itself, or the
             # (node, output index) that produced a non-leaf input. Nodes do not hold their
@@ -96,9 +104,10 @@ class Function:
                 (t._node, t._out_index) if t._node is not None else (t if t._requires_grad else None)
                 for t in tensors
             )
-            ctx._outputs = tuple((r.data.shape, r.data.dtype) for r in results)
+            ctx._outputs = tuple((r._data.shape, r._data.dtype) for r in results)
             ctx._retained = None
             ctx._released = False
+            ctx._saved_versions = note_saved(ctx, tensors, results)
         return results[0] if single else tuple(results)
 
     def __repr__(self):
@@ -107,7 +116,7 @@ class Function:
 
 def _common_float_dtype(tensors):
     """The one floating dtype shared by all floating inputs, or None when they are mixed."""
-    dtypes = {t.data.dtype for t in tensors if t is not None and t.data.dtype.kind == "f"}
+    dtypes = {t._data.dtype for t in tensors if t is not None and t._data.dtype.kind == "f"}
     return dtypes.pop() if len(dtypes) == 1 else None
 
 

@@ -89,7 +89,7 @@ def _float64_inputs(inputs):
     converted = []
     for x in inputs:
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            converted.append(Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad))
+            converted.append(Tensor(x._data.astype(np.float64), requires_grad=x.requires_grad))
         else:
             converted.append(x)
     return converted
@@ -115,27 +115,27 @@ def _evaluate(fn, inputs):
     """The outputs of fn at the current input values, flattened and concatenated."""
     with no_grad():
         out = _differentiable_outputs(fn(*inputs))
-    return np.concatenate([y.data.ravel() for y in out])
+    return np.concatenate([y._data.ravel() for y in out])
 
 
 def _vjp(inputs, outputs, position, upstream):
     """v^T J for one input, where v is given per output."""
     requiring = [y for y in outputs if y.requires_grad]
     if not requiring:
-        return np.zeros_like(inputs[position].data)
+        return np.zeros_like(inputs[position]._data)
     grad_outputs = [u for y, u in zip(outputs, upstream) if y.requires_grad]
     g = autograd_grad(requiring, [inputs[position]], grad_outputs, retain_graph=True, allow_unused=True)[0]
-    return np.zeros_like(inputs[position].data) if g is None else g.data
+    return np.zeros_like(inputs[position]._data) if g is None else g._data
 
 
 def _analytic_jacobian(inputs, outputs, position):
-    sizes = [y.data.size for y in outputs]
+    sizes = [y._data.size for y in outputs]
     x = inputs[position]
-    jacobian = np.zeros((sum(sizes), x.data.size))
+    jacobian = np.zeros((sum(sizes), x._data.size))
     row = 0
     for k, y in enumerate(outputs):
-        for j in range(y.data.size):
-            upstream = [np.zeros(o.data.shape) for o in outputs]   # C order, so flat
+        for j in range(y._data.size):
+            upstream = [np.zeros(o._data.shape) for o in outputs]   # C order, so flat
             upstream[k].reshape(-1)[j] = 1.0                         # indexing writes through
             jacobian[row] = _vjp(inputs, outputs, position, upstream).ravel()
             row += 1
@@ -143,7 +143,7 @@ def _analytic_jacobian(inputs, outputs, position):
 
 
 def _numeric_jacobian(fn, inputs, position, eps, output_size):
-    x = inputs[position].data
+    x = inputs[position]._data
     flat = x.reshape(-1)           # a view: x is a fresh contiguous float64 copy
     columns = []
     for k in range(flat.size):
@@ -159,10 +159,10 @@ def _numeric_jacobian(fn, inputs, position, eps, output_size):
 
 def _projection(fn, inputs, outputs, position, eps, rng):
     """v^T J u for random unit u and random v, analytically and by central differences."""
-    x = inputs[position].data
+    x = inputs[position]._data
     direction = rng.standard_normal(x.shape)
     direction /= max(np.linalg.norm(direction), np.finfo(np.float64).tiny)
-    upstream = [rng.standard_normal(y.data.shape) for y in outputs]
+    upstream = [rng.standard_normal(y._data.shape) for y in outputs]
     analytic = float(np.sum(_vjp(inputs, outputs, position, upstream) * direction))
     original = x.copy()
     x += eps * direction
@@ -186,9 +186,9 @@ def _compare(analytic, numeric, inputs, outputs, position, atol, rtol):
     if difference.size and np.any(difference > allowed):
         row, column = np.unravel_index(np.argmax(difference - allowed), difference.shape)
         output, element = _locate_output(outputs, row)
-        input_index = np.unravel_index(column, inputs[position].data.shape)
+        input_index = np.unravel_index(column, inputs[position]._data.shape)
         raise GradcheckError(
-            f"gradcheck: the gradient of input {position} (shape {inputs[position].data.shape}) "
+            f"gradcheck: the gradient of input {position} (shape {inputs[position]._data.shape}) "
             f"disagrees with finite differences.\n"
             f"  worst entry: d output {output}{tuple(int(i) for i in element)} / "
             f"d input {position}{tuple(int(i) for i in input_index)}\n"
@@ -200,9 +200,9 @@ def _compare(analytic, numeric, inputs, outputs, position, atol, rtol):
 
 def _locate_output(outputs, row):
     for k, y in enumerate(outputs):
-        if row < y.data.size:
-            return k, np.unravel_index(row, y.data.shape)
-        row -= y.data.size
+        if row < y._data.size:
+            return k, np.unravel_index(row, y._data.shape)
+        row -= y._data.size
     raise AssertionError("row out of range")
 
 
@@ -223,42 +223,42 @@ def gradcheck_parameters(fn, parameters, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mo
                              f"got {p.dtype} (requires_grad={p.requires_grad})")
     rng = np.random.default_rng(seed)
     outputs = _differentiable_outputs(fn())
-    upstream = [rng.standard_normal(y.data.shape) for y in outputs]
+    upstream = [rng.standard_normal(y._data.shape) for y in outputs]
     v = np.concatenate([u.ravel() for u in upstream])
     analytic_grads = _parameter_vjp(outputs, parameters, upstream)
 
     def projected(indices, directions):
         analytic = sum(float(np.sum(analytic_grads[i] * d)) for i, d in zip(indices, directions))
-        originals = [parameters[i].data.copy() for i in indices]
+        originals = [parameters[i]._data.copy() for i in indices]
         for i, d in zip(indices, directions):
-            parameters[i].data += eps * d
+            parameters[i]._data += eps * d
         plus = _evaluate(lambda: fn(), [])
         for i, d, original in zip(indices, directions, originals):
-            parameters[i].data[...] = original - eps * d
+            parameters[i]._data[...] = original - eps * d
         minus = _evaluate(lambda: fn(), [])
         for i, original in zip(indices, originals):
-            parameters[i].data[...] = original
+            parameters[i]._data[...] = original
         return analytic, float(np.sum(v * ((plus - minus) / (2 * eps))))
 
     if fast_mode:
-        directions = [rng.standard_normal(p.data.shape) for p in parameters]
+        directions = [rng.standard_normal(p._data.shape) for p in parameters]
         norm = np.sqrt(sum(float(np.sum(d * d)) for d in directions)) or 1.0
         analytic, numeric = projected(range(len(parameters)), [d / norm for d in directions])
         if abs(analytic - numeric) <= atol + rtol * abs(numeric):
             return True
     for i, p in enumerate(parameters):
-        for k in (range(p.data.size) if not fast_mode else [None]):
+        for k in (range(p._data.size) if not fast_mode else [None]):
             if k is None:
-                d = rng.standard_normal(p.data.shape)
+                d = rng.standard_normal(p._data.shape)
                 d /= np.linalg.norm(d) or 1.0
             else:
-                d = np.zeros(p.data.shape)
+                d = np.zeros(p._data.shape)
                 d.reshape(-1)[k] = 1.0
             analytic, numeric = projected([i], [d])
             if abs(analytic - numeric) > atol + rtol * abs(numeric):
-                where = "along a random direction" if k is None else f"at {np.unravel_index(k, p.data.shape)}"
+                where = "along a random direction" if k is None else f"at {np.unravel_index(k, p._data.shape)}"
                 raise GradcheckError(
-                    f"gradcheck_parameters: the gradient of {names[i]} (shape {p.data.shape}) disagrees with "
+                    f"gradcheck_parameters: the gradient of {names[i]} (shape {p._data.shape}) disagrees with "
                     f"finite differences {where}: analytic {analytic!r}, numeric {numeric!r}")
     if fast_mode:
         raise GradcheckError("gradcheck_parameters: the joint projection disagrees with finite differences, "
@@ -269,6 +269,6 @@ def gradcheck_parameters(fn, parameters, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mo
 def _parameter_vjp(outputs, parameters, upstream):
     requiring = [(y, u) for y, u in zip(outputs, upstream) if y.requires_grad]
     if not requiring:
-        return [np.zeros_like(p.data) for p in parameters]
+        return [np.zeros_like(p._data) for p in parameters]
     grads = autograd_grad([y for y, _ in requiring], parameters, [u for _, u in requiring], allow_unused=True)
-    return [np.zeros_like(p.data) if g is None else g.data for p, g in zip(parameters, grads)]
+    return [np.zeros_like(p._data) if g is None else g._data for p, g in zip(parameters, grads)]

@@ -6,13 +6,21 @@ reproducible. ``get_state``/``set_state`` round-trip through JSON for training c
 """
 import numpy as np
 
+from .device import check_device
+from .device import device as _device
+
 # The default generator starts from a fixed seed, as PyTorch's does: a fresh process is
 # reproducible even when nobody calls manual_seed.
 DEFAULT_SEED = 0
 
 
 class Generator:
-    def __init__(self, seed=DEFAULT_SEED):
+    def __init__(self, seed=DEFAULT_SEED, *, device=None):
+        # torch.Generator(device="cpu") or torch.Generator("cpu"): a device names where the
+        # generator lives, which is always the CPU here; npformer's own first argument is a seed
+        if isinstance(seed, (str, _device)):
+            seed, device = DEFAULT_SEED, seed
+        check_device(device, "Generator")
         self.manual_seed(seed)
 
     def manual_seed(self, seed):

@@ -25,6 +25,7 @@ import numpy as np
 from ..autograd.dtypes import as_dtype
 from ..autograd.random import Generator
 from ..io.safetensors import dtype_kind
+from ..nn.module import state_arrays
 from . import bart, bert, fit, gpt2, llama, t5
 from .checkpoint import CheckpointError, read_config, read_headers, read_tensors, write_folder
 from .fields import UnsupportedModelError, config_errors, show
@@ -96,7 +97,7 @@ def save_pretrained(model, directory, dtype=None, max_shard_size=None):
     if family is None:
         raise UnsupportedModelError(f"{type(model).__name__} with this configuration has no Hugging Face "
                                     f"equivalent (supported: GPT-2, Llama, BERT and its heads, BART, Marian, T5)")
-    state = model.state_dict()
+    state = state_arrays(model)
     dtype = as_dtype(dtype) if dtype is not None else _checkpoint_dtype(array.dtype for array in state.values())
     tensors = {}
     for rule in family.rules(model):

@@ -21,6 +21,7 @@ import dataclasses
 import re
 
 from ..io.safetensors import dtype_kind
+from ..nn.module import state_arrays
 from ..nn.shapes import shapes_only
 from .checkpoint import CheckpointError, StoredTensor
 from .fields import show, where
@@ -89,7 +90,7 @@ def plan(model, family, stored, implied_by, strict=True):
     rules = family.rules(model)
     names = _table_names(family, rules, stored)
     file_names = {rule.hf: names[rule.hf] for rule in rules if rule.hf in names}
-    state = model.state_dict()
+    state = state_arrays(model)
     present = [rule for rule in rules if rule.hf in file_names]
     kinds, shapes = [], []
     for rule in present:
@@ -124,13 +125,13 @@ def plan(model, family, stored, implied_by, strict=True):
 def check_unfilled(model, plan, stored, hf):
     """Refuse a model whose arrays that no file tensor fills (computed from config.json, or
     missing under strict=False) would take more than the files' tensors plus the allowance."""
-    state = model.state_dict()
+    state = state_arrays(model)
     seen = {id(state[ours]) for rule in plan.rules for ours in rule.ours}        # filled from the files
     unfilled = []
     for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
-        if id(tensor.data) not in seen:
-            seen.add(id(tensor.data))
-            unfilled.append((name, tensor.data))
+        if id(tensor._data) not in seen:
+            seen.add(id(tensor._data))
+            unfilled.append((name, tensor._data))
     total = sum(array.size * array.itemsize for _, array in unfilled)
     file_bytes = sum(entry.nbytes for entry in stored.values())
     limit = file_bytes + UNFILLED_ALLOWANCE

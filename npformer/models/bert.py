@@ -21,7 +21,7 @@ from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module, Parameter
 from ..nn.positional import LearnedPositionalEmbedding
 from ..nn.shapes import new_array
-from ..nn.transformer import ACTIVATIONS, TransformerEncoder
+from ..nn.transformer import ACTIVATIONS, EncoderStack
 from .common import PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
 
@@ -58,7 +58,7 @@ class BertModel(Module, PretrainedMixin):
         self.embed_token_types = Embedding(c.type_vocab_size, c.d_model, dtype=dtype, generator=generator)
         self.embed_norm = LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
         self.embedding_dropout = Dropout(c.dropout, generator=generator)
-        self.encoder = TransformerEncoder(
+        self.encoder = EncoderStack(
             c.n_layers, c.d_model, c.n_heads, d_ff=c.d_ff, activation=c.activation, norm="layernorm",
             norm_eps=c.norm_eps, norm_first=False, bias=True, dropout=c.dropout, attention_dropout=c.attention_dropout,
             dtype=dtype, generator=generator)
@@ -246,7 +246,7 @@ class BertForQuestionAnswering(_BertWithHead):
             losses = []
             for scores, positions, name in ((start_logits, start_positions, "start_positions"),
                                             (end_logits, end_positions, "end_positions")):
-                target = np.clip(_labels(positions, scores.shape[:1], name).data, 0, length)
+                target = np.clip(_labels(positions, scores.shape[:1], name)._data, 0, length)
                 losses.append(F.cross_entropy(scores, Tensor._make(target, False, None, 0), ignore_index=length))
             loss = (losses[0] + losses[1]) / 2
         return ModelOutput(start_logits=start_logits, end_logits=end_logits, loss=loss)

@@ -12,7 +12,7 @@ from ..nn.shapes import holds_values
 
 def as_ids(ids, name, vocab_size=None):
     """Integer ids (B, T) as an ndarray, each below ``vocab_size``."""
-    array = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    array = ids._data if isinstance(ids, Tensor) else np.asarray(ids)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer ids, got {array.dtype}")
     if array.ndim == 1:
@@ -30,7 +30,7 @@ def padding_mask(attention_mask, shape, name="attention_mask"):
     key_padding_mask (True = padding), checked against the expected (batch, length)."""
     if attention_mask is None:
         return None
-    mask = attention_mask.data if isinstance(attention_mask, Tensor) else np.asarray(attention_mask)
+    mask = attention_mask._data if isinstance(attention_mask, Tensor) else np.asarray(attention_mask)
     if mask.ndim == 1:
         mask = mask[None, :]
     if mask.shape != tuple(shape):
@@ -49,8 +49,8 @@ def init_weights(module, std=0.02, generator=None):
     for layer in module.modules():
         if isinstance(layer, (Linear, Embedding, LearnedPositionalEmbedding)):
             init.normal_(layer.weight, 0.0, std, generator)
-            if getattr(layer, "padding_idx", None) is not None and holds_values(layer.weight.data):
-                layer.weight.data[layer.padding_idx] = 0
+            if getattr(layer, "padding_idx", None) is not None and holds_values(layer.weight._data):
+                layer.weight._data[layer.padding_idx] = 0
         if isinstance(layer, Linear) and layer.bias is not None:
             init.zeros_(layer.bias)
         if isinstance(layer, (LayerNorm, RMSNorm)):

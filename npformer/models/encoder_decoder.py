@@ -31,7 +31,7 @@ from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module
 from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, T5RelativePositionBias
 from ..nn.shapes import new_array
-from ..nn.transformer import TransformerDecoder, TransformerEncoder
+from ..nn.transformer import DecoderStack, EncoderStack
 from .common import GenerationMixin, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
 
@@ -133,8 +133,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
                       norm_first=c.norm_first, bias=c.bias, dropout=c.dropout, attention_dropout=c.attention_dropout,
                       activation_dropout=c.activation_dropout, final_norm=c.final_norm,
                       attention_scale=c.attention_scale, dtype=dtype, generator=generator)
-        self.encoder = TransformerEncoder(c.encoder_layers, c.d_model, c.n_heads, **blocks)
-        self.decoder = TransformerDecoder(c.decoder_layers, c.d_model, c.n_heads, cross_attention=True, **blocks)
+        self.encoder = EncoderStack(c.encoder_layers, c.d_model, c.n_heads, **blocks)
+        self.decoder = DecoderStack(c.decoder_layers, c.d_model, c.n_heads, cross_attention=True, **blocks)
         self.lm_head = Linear(c.d_model, c.vocab_size, bias=False, dtype=dtype, generator=generator)
         if c.final_logits_bias:
             bias = new_array((c.vocab_size,), self.lm_head.weight.dtype)

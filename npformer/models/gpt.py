@@ -20,7 +20,7 @@ from ..nn import init
 from ..nn.layers import Dropout, Embedding, Linear
 from ..nn.module import Module
 from ..nn.positional import ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding
-from ..nn.transformer import TransformerDecoder
+from ..nn.transformer import DecoderStack
 from .common import (GenerationMixin, PretrainedMixin, as_ids, causal_lm_loss, check_positions, init_weights,
                      padding_mask)
 from .output import ModelOutput
@@ -93,7 +93,7 @@ class GPT(Module, PretrainedMixin, GenerationMixin):
                                      table_dtype=np.dtype(c.rope_table_dtype))
         self.alibi = ALiBi(c.n_heads) if c.position == "alibi" else None
         self.embedding_dropout = Dropout(c.embedding_dropout, generator=generator)
-        self.decoder = TransformerDecoder(
+        self.decoder = DecoderStack(
             c.n_layers, c.d_model, c.n_heads, cross_attention=False, n_kv_heads=c.n_kv_heads, d_ff=c.d_ff,
             activation=c.activation, norm=c.norm, norm_eps=c.norm_eps, norm_first=True, bias=c.bias,
             dropout=c.dropout, attention_dropout=c.attention_dropout, rotary=rotary, dtype=dtype, generator=generator)

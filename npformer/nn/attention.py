@@ -1,4 +1,9 @@
-"""MultiHeadAttention (with grouped-query heads) and the KV cache used for incremental decoding.
+"""AttentionHeads (with grouped-query heads) and the KV cache used for incremental decoding.
+
+AttentionHeads is npformer's own attention block, used by every model family; it is not
+PyTorch's ``nn.MultiheadAttention`` (that one is in nn/pytorch_transformer.py): it takes
+(batch, length, d_model) only, returns one tensor, and a boolean attn_mask is True where
+attention is allowed (scaled_dot_product_attention's convention).
 
 For x (B, L, d_model) and a context c (B, S, d_model) (c = x for self-attention):
 
@@ -82,7 +87,7 @@ class KVCache:
         self.length = 0
 
 
-class MultiHeadAttention(Module):
+class AttentionHeads(Module):
     def __init__(self, d_model, n_heads, n_kv_heads=None, bias=True, out_bias=None, dropout=0.0, scale=None,
                  rotary=None, cross_attention=False, dtype=None, generator=None):
         super().__init__()
@@ -154,7 +159,7 @@ class MultiHeadAttention(Module):
                 q = self.rotary(q, positions)
                 k = self.rotary(k, positions)
             if cache is not None:
-                k, v = (Tensor._make(a, False, None, 0) for a in cache.append(k.data, v.data))
+                k, v = (Tensor._make(a, False, None, 0) for a in cache.append(k._data, v._data))
         key_length = k.shape[2]
 
         # With as many keys as queries the fused op's own (top-left) causal mask is the same as
@@ -186,7 +191,7 @@ def _combine_masks(scores_shape, attn_mask, key_padding_mask, causal, position_b
     batch, _, length, key_length = scores_shape
     allowed = None
     if key_padding_mask is not None:
-        padding = key_padding_mask.data if isinstance(key_padding_mask, Tensor) else np.asarray(key_padding_mask)
+        padding = key_padding_mask._data if isinstance(key_padding_mask, Tensor) else np.asarray(key_padding_mask)
         if padding.dtype != np.bool_ or padding.shape != (batch, key_length):
             raise ValueError(f"key_padding_mask must be bool of shape (batch={batch}, key length={key_length}), "
                              f"got {padding.dtype} of shape {padding.shape}")
@@ -201,7 +206,7 @@ def _combine_masks(scores_shape, attn_mask, key_padding_mask, causal, position_b
     if bias is not None:
         _check_broadcast("position_bias", bias.shape, scores_shape)
     if attn_mask is not None:
-        mask_data = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        mask_data = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
         _check_broadcast("attn_mask", mask_data.shape, scores_shape)
         if mask_data.dtype == np.bool_:
             allowed = mask_data if allowed is None else allowed & mask_data

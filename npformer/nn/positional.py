@@ -30,7 +30,7 @@ from .shapes import computed_array, new_array
 
 def _integer_positions(positions, what):
     """``positions`` (ndarray, list, int or integer Tensor) as an int64 ndarray."""
-    array = positions.data if isinstance(positions, Tensor) else np.asarray(positions)
+    array = positions._data if isinstance(positions, Tensor) else np.asarray(positions)
     if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
         raise TypeError(f"{what}: positions must be integers, got dtype {array.dtype}")
     return array.astype(np.int64, copy=False)

@@ -14,7 +14,7 @@ them (decoders of encoder-decoder models), LayerNorm or RMSNorm, bias on or off,
                                                      geglu_tanh (act = gelu_tanh: T5 v1.1's gated-gelu)
 """
 from .. import functional as F
-from .attention import KVCache, MultiHeadAttention
+from .attention import AttentionHeads, KVCache
 from .layers import Dropout, LayerNorm, Linear, RMSNorm
 from .module import Module, ModuleList
 
@@ -86,10 +86,10 @@ class TransformerBlock(Module):
         self.norm_first, self.causal = norm_first, causal
         attention = dict(n_kv_heads=n_kv_heads, bias=bias, dropout=attention_dropout, scale=attention_scale,
                          dtype=dtype, generator=generator)
-        self.self_attn = MultiHeadAttention(d_model, n_heads, rotary=rotary, **attention)
+        self.self_attn = AttentionHeads(d_model, n_heads, rotary=rotary, **attention)
         self.self_attn_norm = make_norm(norm, d_model, norm_eps, bias, dtype)
         if cross_attention:
-            self.cross_attn = MultiHeadAttention(d_model, n_heads, cross_attention=True, **attention)
+            self.cross_attn = AttentionHeads(d_model, n_heads, cross_attention=True, **attention)
             self.cross_attn_norm = make_norm(norm, d_model, norm_eps, bias, dtype)
         else:
             self.cross_attn = self.cross_attn_norm = None
@@ -147,14 +147,14 @@ class TransformerStack(Module):
         return caches
 
 
-class TransformerEncoder(TransformerStack):
+class EncoderStack(TransformerStack):
     """Bidirectional self-attention blocks (BERT, the encoder of an encoder-decoder)."""
 
     def __init__(self, n_layers, d_model, n_heads, **block_options):
         super().__init__(n_layers, d_model, n_heads, causal=False, cross_attention=False, **block_options)
 
 
-class TransformerDecoder(TransformerStack):
+class DecoderStack(TransformerStack):
     """Causal self-attention blocks, with cross-attention to an encoder's output when
     ``cross_attention`` (the original decoder) or without (GPT)."""
 

@@ -97,7 +97,8 @@ class Pow(Function):
     def forward(ctx, a, p):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             z = np.power(a, p)
-        ctx.a, ctx.p, ctx.z = a, p, z
+        # z only when p wants a gradient: a saved array is one an in-place write may not touch
+        ctx.a, ctx.p, ctx.z = a, p, (z if ctx.needs_input_grad[1] else None)
         return z
 
     @staticmethod

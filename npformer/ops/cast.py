@@ -10,9 +10,11 @@ class Cast(Function):
     pin_scalar_dtype = False
 
     @staticmethod
-    def forward(ctx, a, dtype):
+    def forward(ctx, a, dtype, order="K"):
+        # order "K" keeps a's memory layout (torch's clone and .to keep strides); "C" makes
+        # the copy row-major (torch's .contiguous())
         ctx.dtype = a.dtype
-        return a.astype(dtype, copy=True)
+        return a.astype(dtype, order=order, copy=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -21,3 +23,8 @@ class Cast(Function):
 
 def cast(a, dtype):
     return Cast.apply(a, dtype=as_dtype(dtype))
+
+
+def contiguous(a):
+    """A row-major copy of a (``Tensor.contiguous()`` returns a itself when it already is one)."""
+    return Cast.apply(a, dtype=a.dtype, order="C")

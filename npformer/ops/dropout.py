@@ -8,6 +8,7 @@ The mask comes from a seeded ``Generator``; forward keeps it as booleans (1 byte
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.inplace import write
 from ..autograd.random import resolve
 
 
@@ -28,10 +29,13 @@ class Dropout(Function):
         return dx
 
 
-def dropout(input, p=0.5, training=True, generator=None):
-    """Identity when not training or p == 0, as torch.nn.functional.dropout."""
+def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
+    """Identity when not training or p == 0, as torch.nn.functional.dropout; ``inplace``
+    writes the result into ``input``. ``generator`` (npformer's own) seeds the mask."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if inplace:
+        return write(input, lambda x: Dropout.apply(x, p=float(p), generator=generator))
     return Dropout.apply(input, p=float(p), generator=generator)

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
 from .special import erf as erf_array
+from .unary import floating
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
@@ -21,6 +22,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)                  # an integer input gives the default float, as torch
         with np.errstate(over="ignore"):
             z = np.exp(a)
         ctx.z = z
@@ -36,6 +38,7 @@ class Log(Function):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)                  # an integer input gives the default float, as torch
         ctx.a = a
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(a)
@@ -50,6 +53,7 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)                  # an integer input gives the default float, as torch
         ctx.a = a
         return erf_array(a)
 
@@ -64,6 +68,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)                  # an integer input gives the default float, as torch
         with np.errstate(invalid="ignore"):
             z = np.sqrt(a)
         ctx.z = z
@@ -79,6 +84,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)                  # an integer input gives the default float, as torch
         z = np.tanh(a)
         ctx.z = z
         return z
@@ -98,6 +104,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, a):
+        a = floating(a)                  # an integer input gives the default float, as torch
         z = sigmoid_array(a)
         ctx.z = z
         return z

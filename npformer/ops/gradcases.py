@@ -17,11 +17,14 @@ from ..autograd.tensor import Tensor
 from .activation import gelu, silu
 from .attention import attention_with_weights, scaled_dot_product_attention
 from .dropout import dropout
+from .elementwise_loss import binary_cross_entropy
 from .embedding import embedding
 from .linear import linear
 from .loss import cross_entropy, nll_loss
 from .normalization import layer_norm, rms_norm
+from .padding import pad
 from .rotary import apply_rotary
+from .softplus import softplus
 from .softmax import log_softmax, softmax
 
 
@@ -126,12 +129,12 @@ def _(rng): return ops.abs, (_away_from_zero(rng, 3, 4),)
 @case("Maximum", "broadcast (2,3) vs (3,)")
 def _(rng):
     a = _distinct(rng, 2, 3)
-    return ops.maximum, (a, Tensor(a.data[0] + 0.05, requires_grad=True))
+    return ops.maximum, (a, Tensor(a._data[0] + 0.05, requires_grad=True))
 @case("Maximum", "ties share the gradient")
 def _(rng): return (lambda a: ops.maximum(a, a)), (_x(rng, 4),)
 @case("Minimum", "broadcast (3,1) vs (1,4)")
 def _(rng):
-    values = _distinct(rng, 7).data
+    values = _distinct(rng, 7)._data
     return ops.minimum, (Tensor(values[:3, None], requires_grad=True), Tensor(values[None, 3:], requires_grad=True))
 @case("Where", "broadcast condition and operands")
 def _(rng): return (lambda a, b: ops.where(_const(rng_mask((2, 3))), a, b)), (_x(rng, 2, 3), _x(rng, 3))
@@ -187,6 +190,14 @@ def _(rng): return (lambda a: a[1, ::2, None, ...]), (_x(rng, 3, 5, 2),)
 def _(rng): return (lambda a: a[np.array([0, 2, 0, 0]), 1:]), (_x(rng, 3, 3),)
 @case("GetItem", "boolean mask")
 def _(rng): return (lambda a: a[rng_mask((3, 4))]), (_x(rng, 3, 4),)
+@case("SetItem", "slice, value broadcast along a dim")
+def _(rng): return (lambda a, v: ops.setitem(a, (slice(None), slice(1, 3)), v) * 2.0), (_x(rng, 3, 4), _x(rng, 1, 2))
+@case("SetItem", "boolean mask, one value per selected element")
+def _(rng):
+    mask = np.array([[True, False, True], [False, True, True]])
+    return (lambda a, v: ops.setitem(a, mask, v).exp()), (_x(rng, 2, 3), _x(rng, 4))
+@case("SetItem", "integer arrays, value with a leading 1-dim")
+def _(rng): return (lambda a, v: ops.setitem(a, (np.array([0, 2]), np.array([1, 0])), v)), (_x(rng, 3, 2), _x(rng, 1, 2))
 @case("MaskedFill", "broadcast mask, -inf fill then exp")
 def _(rng): return (lambda a: ops.exp(ops.masked_fill(a, _const(rng_mask((1, 4))), float("-inf")))), (_x(rng, 3, 4),)
 @case("Gather", "dim 1 with repeats, index smaller than input")
@@ -195,6 +206,8 @@ def _(rng): return (lambda a: ops.gather(a, 1, _const(np.array([[0, 0, 2], [1, 3
 def _(rng): return (lambda a: ops.gather(a, 0, _const(np.array([[2, 0], [2, 2]])))), (_x(rng, 3, 2),)
 @case("Cast", "clone in float64")
 def _(rng): return (lambda a: ops.cast(a, np.float64) * 3.0), (_x(rng, 3),)
+@case("Cast", "contiguous copy of a transpose")
+def _(rng): return (lambda a: ops.contiguous(ops.transpose(a, 0, 1)) * _const(np.arange(6.0).reshape(3, 2))), (_x(rng, 2, 3),)
 
 
 # ---------------------------------------------------------------- fused ops
@@ -215,6 +228,9 @@ def _(rng): return (lambda a: cross_entropy(a, _const(np.array([[0, 2], [1, 1]])
 def _(rng):
     target = _const(rng.dirichlet(np.ones(4), size=3))
     return (lambda a: cross_entropy(a, target, label_smoothing=0.1)), (_x(rng, 3, 4),)
+@case("CrossEntropy", "differentiable probability targets, class weights, (N, C, d), none")
+def _(rng): return (lambda a, q: cross_entropy(a, q, _const(np.array([0.5, 1.0, 2.0])), reduction="none",
+                                               label_smoothing=0.2)), (_x(rng, 2, 3, 2), _x(rng, 2, 3, 2, low=0.0))
 @case("NllLoss", "weights and ignore_index")
 def _(rng): return (lambda a: nll_loss(a, _const(np.array([2, 0, -100])), _const(np.array([1.0, 2.0, 0.5])))), (_x(rng, 3, 3),)
 @case("LayerNorm", "affine over the last dim")
@@ -235,6 +251,9 @@ def _(rng): return (lambda a: gelu(a, approximate="tanh")), (_x(rng, 3, 4, low=-
 def _(rng): return silu, (_x(rng, 3, 4, low=-5, high=5),)
 @case("Embedding", "repeated ids accumulate")
 def _(rng): return (lambda w: embedding(_const(np.array([[0, 2], [2, 2]])), w)), (_x(rng, 4, 3),)
+@case("BinaryCrossEntropy", "probabilities, targets and weights all differentiable")
+def _(rng): return (lambda p, y, w: binary_cross_entropy(p, y, w, reduction="sum")), (
+    _x(rng, 3, 4, low=0.1, high=0.9), _x(rng, 3, 4, low=0.0, high=1.0), _x(rng, 4, low=0.5, high=2.0))
 @case("Dropout", "fixed generator")
 def _(rng): return (lambda a: dropout(a, 0.4, generator=Generator(3))), (_x(rng, 4, 5),)
 @case("Linear", "(2,3,4) input with bias")
@@ -267,6 +286,154 @@ def _(rng):
     # with true rotation tables and is only caught with these
     cos, sin = rng.uniform(-1, 1, (2, 2, 1, 3, 6))
     return (lambda x: apply_rotary(x, cos, sin, interleaved=True)), (_x(rng, 2, 2, 3, 6),)
+
+
+# ---------------------------------------------------------------- C1: more elementwise (unary.py, rounding.py, binary.py)
+@case("Sin", "matrix")
+def _(rng): return ops.sin, (_x(rng, 2, 3, low=-3, high=3),)
+@case("Cos", "matrix")
+def _(rng): return ops.cos, (_x(rng, 2, 3, low=-3, high=3),)
+@case("Tan", "inside (-pi/2, pi/2)")
+def _(rng): return ops.tan, (_x(rng, 2, 3, low=-1.2, high=1.2),)
+@case("Asin", "inside (-1, 1)")
+def _(rng): return ops.asin, (_x(rng, 2, 3, low=-0.9, high=0.9),)
+@case("Acos", "inside (-1, 1)")
+def _(rng): return ops.acos, (_x(rng, 2, 3, low=-0.9, high=0.9),)
+@case("Atan", "both signs")
+def _(rng): return ops.atan, (_x(rng, 2, 3, low=-3, high=3),)
+@case("Sinh", "both signs")
+def _(rng): return ops.sinh, (_x(rng, 2, 3, low=-2, high=2),)
+@case("Cosh", "both signs")
+def _(rng): return ops.cosh, (_x(rng, 2, 3, low=-2, high=2),)
+@case("Asinh", "both signs")
+def _(rng): return ops.asinh, (_x(rng, 2, 3, low=-3, high=3),)
+@case("Acosh", "above 1")
+def _(rng): return ops.acosh, (_x(rng, 2, 3, low=1.2, high=3),)
+@case("Atanh", "inside (-1, 1)")
+def _(rng): return ops.atanh, (_x(rng, 2, 3, low=-0.9, high=0.9),)
+@case("Log1p", "above -1")
+def _(rng): return ops.log1p, (_x(rng, 2, 3, low=-0.8, high=3),)
+@case("Expm1", "both signs")
+def _(rng): return ops.expm1, (_x(rng, 2, 3, low=-2, high=2),)
+@case("Log2", "positive")
+def _(rng): return ops.log2, (_x(rng, 2, 3, low=0.2, high=3),)
+@case("Log10", "positive")
+def _(rng): return ops.log10, (_x(rng, 2, 3, low=0.2, high=3),)
+@case("Exp2", "both signs")
+def _(rng): return ops.exp2, (_x(rng, 2, 3, low=-2, high=2),)
+@case("Square", "both signs")
+def _(rng): return ops.square, (_x(rng, 2, 3, low=-2, high=2),)
+@case("Reciprocal", "away from 0")
+def _(rng): return ops.reciprocal, (_away_from_zero(rng, 2, 3),)
+@case("Sign", "away from 0: zero gradient")
+def _(rng): return (lambda a: ops.sign(a) * a), (_away_from_zero(rng, 3, 4),)
+@case("Floor", "away from integers")
+def _(rng): return (lambda a: ops.floor(a) * a), (_between_steps(rng, (3, 4), 0.1, 0.9),)
+@case("Ceil", "away from integers")
+def _(rng): return (lambda a: ops.ceil(a) * a), (_between_steps(rng, (3, 4), 0.1, 0.9),)
+@case("Trunc", "away from integers; frac = a - trunc(a) has gradient 1")
+def _(rng): return (lambda a: ops.trunc(a) * a + ops.frac(a) * 3.0), (_between_steps(rng, (3, 4), 0.1, 0.9),)
+@case("Round", "half to even, away from the jumps")
+def _(rng): return (lambda a: ops.round(a) * a), (_between_steps(rng, (3, 4), 0.6, 0.9),)
+@case("Round", "decimals=1")
+def _(rng): return (lambda a: ops.round(a, decimals=1) + a), (_between_steps(rng, (3, 4), 0.1, 0.4, scale=0.1),)
+@case("Atan2", "broadcast (2,3) with (3,), away from the origin")
+def _(rng): return ops.atan2, (_x(rng, 2, 3), _away_from_zero(rng, 3))
+@case("Hypot", "broadcast (2,1) with (3,)")
+def _(rng): return ops.hypot, (_away_from_zero(rng, 2, 1), _away_from_zero(rng, 3))
+@case("Lerp", "tensor weight on both sides of 1/2, broadcast")
+def _(rng): return ops.lerp, (_x(rng, 2, 3), _x(rng, 3), _x(rng, 2, 3, low=-0.5, high=1.5))
+@case("Lerp", "number weight")
+def _(rng): return (lambda a, b: ops.lerp(a, b, 0.7)), (_x(rng, 4), _x(rng, 4))
+@case("Softplus", "beta 2, threshold 4: both branches, away from the switch")
+def _(rng):
+    x = np.concatenate([rng.uniform(-4, 1.9, 6), rng.uniform(2.1, 4, 2)])   # beta x = 4 at x = 2
+    return (lambda a: softplus(a, beta=2.0, threshold=4.0)), (Tensor(x, requires_grad=True),)
+@case("Softplus", "defaults")
+def _(rng): return softplus, (_x(rng, 3, 4, low=-6, high=6),)
+
+# ---------------------------------------------------------------- C1: triangles, scatter, tiles, scans, norms
+@case("Tril", "batch, diagonal -1")
+def _(rng): return (lambda a: ops.tril(a, -1)), (_x(rng, 2, 3, 4),)
+@case("Triu", "diagonal 1")
+def _(rng): return (lambda a: ops.triu(a, 1)), (_x(rng, 4, 3),)
+@case("Scatter", "src larger than index, distinct positions")
+def _(rng): return (lambda a, s: ops.scatter(a, 1, _const(np.array([[0, 2], [3, 1]])), s)), (_x(rng, 2, 4), _x(rng, 3, 3))
+@case("Scatter", "a number, dim 0")
+def _(rng): return (lambda a: ops.scatter(a, 0, _const(np.array([[1, 0, 2]])), 0.5) * a), (_x(rng, 3, 3),)
+@case("ScatterAdd", "repeated positions add up")
+def _(rng): return (lambda a, s: ops.scatter_add(a, 0, _const(np.array([[0, 1], [0, 0], [2, 0]])), s)), (_x(rng, 3, 2), _x(rng, 3, 2))
+@case("IndexFill", "tensor value, repeated index")
+def _(rng): return (lambda a, v: ops.index_fill(a, 1, _const(np.array([2, 0, 2])), v) * a), (_x(rng, 2, 4), _x(rng))
+@case("Repeat", "new leading dim")
+def _(rng): return (lambda a: ops.repeat(a, (2, 1, 3))), (_x(rng, 2, 3),)
+@case("RepeatInterleave", "tensor repeats with a zero")
+def _(rng): return (lambda a: ops.repeat_interleave(a, _const(np.array([2, 0, 3])), dim=0)), (_x(rng, 3, 2),)
+@case("RepeatInterleave", "int repeats, flattened")
+def _(rng): return (lambda a: ops.repeat_interleave(a, 2)), (_x(rng, 2, 2),)
+@case("Flip", "two dims")
+def _(rng): return (lambda a: ops.flip(a, (0, 2))), (_x(rng, 2, 3, 2),)
+@case("Roll", "two dims")
+def _(rng): return (lambda a: ops.roll(a, (1, -2), (0, 1))), (_x(rng, 3, 4),)
+@case("Roll", "flattened")
+def _(rng): return (lambda a: ops.roll(a, 5)), (_x(rng, 2, 3),)
+@case("Cumsum", "dim 1")
+def _(rng): return (lambda a: ops.cumsum(a, 1)), (_x(rng, 2, 4),)
+@case("Cumprod", "no zeros")
+def _(rng): return (lambda a: ops.cumprod(a, -1)), (_away_from_zero(rng, 2, 4),)
+@case("Cumprod", "rows with one and two exact zeros")
+def _(rng):
+    x = rng.uniform(0.5, 1.5, (3, 5))
+    x[1, 2] = 0.0
+    x[2, 1] = x[2, 3] = 0.0
+    return (lambda a: ops.cumprod(a, 1)), (Tensor(x, requires_grad=True),)
+@case("Prod", "dim 0, with one and two exact zeros")
+def _(rng):
+    x = rng.uniform(0.5, 1.5, (3, 4))
+    x[1, 1] = 0.0
+    x[0, 2] = x[2, 2] = 0.0
+    return (lambda a: ops.prod(a, 0)), (Tensor(x, requires_grad=True),)
+@case("Prod", "all elements")
+def _(rng): return ops.prod, (_away_from_zero(rng, 2, 3),)
+@case("Norm", "p=2 over dim 1")
+def _(rng): return (lambda a: ops.norm(a, 2, 1)), (_x(rng, 3, 4),)
+@case("Norm", "p=1, keepdim")
+def _(rng): return (lambda a: ops.norm(a, 1, (0, 1), keepdim=True)), (_away_from_zero(rng, 2, 3),)
+@case("Norm", "p=inf and -inf")
+def _(rng):
+    magnitudes = _distinct(rng, 4, 3)._data + 0.65                 # distinct |a| (no ties), none near 0
+    signs = np.where(rng.random((4, 3)) < 0.5, -1.0, 1.0)
+    return (lambda a: ops.norm(a, float("inf"), 0) + ops.norm(a, float("-inf"), 0)), (Tensor(signs * magnitudes, requires_grad=True),)
+@case("Norm", "p=3 and p=0.5")
+def _(rng): return (lambda a: ops.norm(a, 3) + ops.norm(a, 0.5, -1)), (_away_from_zero(rng, 2, 3),)
+@case("LogSumExp", "two dims, keepdim")
+def _(rng): return (lambda a: ops.logsumexp(a, (0, 2), keepdim=True)), (_x(rng, 2, 3, 4, low=-3, high=3),)
+@case("LogSumExp", "a -inf entry")
+def _(rng): return (lambda a: ops.logsumexp(ops.masked_fill(a, _const(rng_mask((3, 4))), float("-inf")), 1)), (_x(rng, 3, 4),)
+@case("Einsum", "batched matmul bij,bjk->bik")
+def _(rng): return (lambda a, b: ops.einsum("bij,bjk->bik", a, b)), (_x(rng, 2, 3, 4), _x(rng, 2, 4, 2))
+@case("Einsum", "ellipsis with broadcast batch dims")
+def _(rng): return (lambda a, b: ops.einsum("...ij,...jk", a, b)), (_x(rng, 2, 1, 3, 2), _x(rng, 3, 2, 2))
+@case("Einsum", "diagonal, a letter of one operand only, three operands")
+def _(rng): return (lambda a, b, c: ops.einsum("iij,k,il->il", a, b, c)), (_x(rng, 3, 3, 2), _x(rng, 4), _x(rng, 3, 2))
+@case("Einsum", "a size-1 dim broadcast against a letter")
+def _(rng): return (lambda a, b: ops.einsum("ij,jk->ik", a, b)), (_x(rng, 2, 1), _x(rng, 3, 4))
+@case("Einsum", "trace to a scalar")
+def _(rng): return (lambda a: ops.einsum("ii", a)), (_x(rng, 3, 3),)
+@case("Pad", "constant, crop one side")
+def _(rng): return (lambda a: pad(a, (1, -1, 2, 0), value=0.5)), (_x(rng, 2, 3, 4),)
+@case("Pad", "reflect")
+def _(rng): return (lambda a: pad(a, (2, 3), mode="reflect")), (_x(rng, 2, 4),)
+@case("Pad", "replicate, two dims")
+def _(rng): return (lambda a: pad(a, (1, 2, 2, 1), mode="replicate")), (_x(rng, 1, 3, 2),)
+@case("Pad", "circular")
+def _(rng): return (lambda a: pad(a, (3, 1), mode="circular")), (_x(rng, 2, 1, 3),)
+
+
+def _between_steps(rng, shape, low, high, scale=1.0):
+    """scale * (an integer + a fraction in [low, high]): away from the jumps of floor, round, ..."""
+    steps = rng.integers(-3, 3, shape) + rng.uniform(low, high, shape)
+    return Tensor(scale * steps, requires_grad=True)
 
 
 def rng_mask(shape):

@@ -4,6 +4,7 @@ integer index) gets the sum of both gradients: that is ``np.add.at``, not ``g[in
 (which would keep only the last write)."""
 import numpy as np
 
+from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
 from .dims import normalize_dim
 
@@ -30,6 +31,43 @@ class GetItem(Function):
         else:
             grad_a[ctx.index] = grad
         return grad_a
+
+
+class SetItem(Function):
+    """z = a, then z[index] = v (v broadcast to the indexed shape, cast to a's dtype): the
+    out-of-place form of ``a[index] = v``, which ``Tensor.__setitem__`` writes back into a.
+
+    dL/da = dL/dz with zeros at the written positions;  dL/dv = dL/dz[index], summed over
+    the dims v was broadcast along. With a repeated integer index NumPy keeps the last write,
+    and v's gradient reads dL/dz at the position for every repeat, as torch's index_put does.
+    """
+
+    @staticmethod
+    def forward(ctx, a, v, index):
+        z = a.copy()
+        try:
+            z[index] = v
+        except IndexError as error:
+            raise IndexError(f"index {_describe(index)} does not fit a tensor of shape {a.shape}: {error}") from None
+        except ValueError as error:
+            raise ValueError(f"cannot assign a value of shape {v.shape} to index {_describe(index)} of a tensor of "
+                             f"shape {a.shape}: {error}") from None
+        ctx.index, ctx.v_shape = index, v.shape
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_a = grad_v = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad.copy()
+            grad_a[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            written = np.asarray(grad[ctx.index])
+            missing = len(ctx.v_shape) - written.ndim       # NumPy drops v's leading 1-dims
+            if missing > 0:
+                written = written.reshape((1,) * missing + written.shape)
+            grad_v = unbroadcast(written, ctx.v_shape)
+        return grad_a, grad_v
 
 
 class MaskedFill(Function):
@@ -86,7 +124,12 @@ class Gather(Function):
 
 
 def getitem(a, index):
-    return GetItem.apply(a, index=_normalize_index(index))
+    return GetItem.apply(a, index=normalize_index(index))
+
+
+def setitem(a, index, value):
+    """``a`` with ``a[index] = value`` applied to a copy; differentiable in a and value."""
+    return SetItem.apply(a, value, index=normalize_index(index))
 
 
 def masked_fill(a, mask, value):
@@ -97,7 +140,7 @@ def gather(a, dim, index):
     return Gather.apply(a, index, dim=dim)
 
 
-def _normalize_index(index):
+def normalize_index(index):
     """An index as a tuple of ints, slices, None, Ellipsis and ndarrays (no Tensors, no lists)."""
     from ..autograd.tensor import Tensor
     if not isinstance(index, tuple):
@@ -107,7 +150,7 @@ def _normalize_index(index):
         if isinstance(item, Tensor):
             if item.requires_grad:
                 raise TypeError("an index tensor cannot require grad")
-            item = item.data
+            item = item._data
         if isinstance(item, (list, np.ndarray)):
             item = np.asarray(item)
             if item.dtype.kind not in "iub":

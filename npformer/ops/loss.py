@@ -19,8 +19,12 @@ Both are -sum_c a_ic log p_ic for coefficients a. Since d(-log p_ic)/dx_ij = p_i
 with s_i the upstream gradient over the reduction's divisor. For index targets a is
 alpha_i [c == t_i] + beta_i w_c, alpha_i = (1 - e) w_t, beta_i = e / C, so backward is one
 pass over the (M, C) softmax plus a scatter at the targets, never a dense target matrix.
-Forward keeps only that softmax, computed in the buffer of the shifted logits.
+Forward keeps only that softmax, computed in the buffer of the shifted logits. Probability
+targets are differentiable too, as in PyTorch: dL/dq_ic = -s_i (1 - e) w_c log p_ic (then
+log p is kept as well, only when q requires grad).
 """
+import warnings
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -134,11 +138,16 @@ class CrossEntropy(Function):
                 weighted_shift += beta * (row_sums(shifted)[:, 0] if w is None else matmul(shifted, w))
             mass = alpha + beta * (classes if w is None else np.sum(w))
             divisor = np.sum(target_weight)
+        # probability targets that require grad: dL/dq_ic = -s_i (1 - e) w_c log p_ic needs log p
+        ctx.log_probs = shifted.copy() if probabilities and ctx.needs_input_grad[1] else None
         np.exp(shifted, out=shifted)
         normalizer = row_sums(shifted)[:, 0]                              # Z_i
         shifted *= (1 / normalizer)[:, None]                               # now the softmax p
         # -sum_c a_ic log p_ic = -sum_c a_ic (shift_ic - log Z_i) = mass_i log Z_i - sum_c a_ic shift_ic
         per_row = mass * np.log(normalizer) - weighted_shift
+        if ctx.log_probs is not None:
+            ctx.log_probs -= np.log(normalizer)[:, None]                   # log p = shift - log Z
+            ctx.target_scale = (1 - label_smoothing) * (1 if w is None else w)
         ctx.softmax, ctx.shape, ctx.reduction, ctx.divisor, ctx.mass = shifted, x.shape, reduction, divisor, mass
         if probabilities:
             ctx.coefficients, ctx.targets = coefficients, None
@@ -160,7 +169,10 @@ class CrossEntropy(Function):
             else:
                 dx -= (ctx.beta * scale)[:, None] * ctx.weight[None, :]
             dx[np.arange(rows), ctx.targets] -= ctx.alpha * scale
-        return _from_rows(dx, ctx.shape), None, None
+        dq = None
+        if ctx.log_probs is not None:                                      # probability targets
+            dq = _from_rows(-(ctx.log_probs * ctx.target_scale) * scale[:, None], ctx.shape)
+        return _from_rows(dx, ctx.shape), dq, None
 
 
 class NllLoss(Function):
@@ -190,10 +202,34 @@ class NllLoss(Function):
         return _from_rows(dx, ctx.shape), None, None
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def reduction_of(size_average, reduce, reduction):
+    """PyTorch's legacy arguments: size_average and reduce, when either is given, decide the
+    reduction (reduce=False: 'none'; else size_average=False: 'sum'; else 'mean')."""
+    if size_average is None and reduce is None:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
+                  f"{_legacy(size_average, reduce)}' instead.", stacklevel=3)
+    return _legacy(size_average, reduce)
+
+
+def _legacy(size_average, reduce):
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return ("mean" if size_average else "sum") if reduce else "none"
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """As torch.nn.functional.cross_entropy: logits (C,), (N, C) or (N, C, d1, ...); target class
+    indices (the logits' shape without C) or class probabilities (the logits' shape)."""
+    reduction = reduction_of(size_average, reduce, reduction)
     return CrossEntropy.apply(input, target, weight, ignore_index=ignore_index, reduction=reduction,
                               label_smoothing=float(label_smoothing))
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """As torch.nn.functional.nll_loss: log-probabilities (C,), (N, C) or (N, C, d1, ...)."""
+    reduction = reduction_of(size_average, reduce, reduction)
     return NllLoss.apply(input, target, weight, ignore_index=ignore_index, reduction=reduction)

@@ -203,7 +203,7 @@ def argmin(a, dim=None, keepdim=False):
 
 def _arg(a, dim, keepdim, arg_function):
     from ..autograd.tensor import Tensor
-    data = a.data if isinstance(a, Tensor) else np.asarray(a)
+    data = a._data if isinstance(a, Tensor) else np.asarray(a)
     if dim is None:
         index = np.asarray(arg_function(data), dtype=np.int64)
         return Tensor._make(index.reshape((1,) * data.ndim) if keepdim else index, False, None, 0)

@@ -12,7 +12,8 @@ and lr, beta1, beta2, eps, lambda the group's hyperparameters::
 
 The bias corrections are Python floats (float64) and the state arrays have the parameter's
 dtype, so a float32 parameter is updated in float32. State per parameter: ``step`` (an int),
-``exp_avg``, ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
+``exp_avg``, ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``. Each group says which weight
+decay it uses in ``decoupled_weight_decay`` (True for AdamW), read at every step, as torch.
 """
 import numpy as np
 
@@ -23,13 +24,16 @@ __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
+    """Adam; with ``decoupled_weight_decay=True`` it is AdamW (as in torch 2.13)."""
     _array_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _scalar_state = ("step",)
-    _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False):
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
         self._check_group(dict(defaults), type(self).__name__)
         super().__init__(params, defaults)
 
@@ -39,6 +43,8 @@ class Adam(Optimizer):
         _checks.real(group, "weight_decay", where)
         _checks.flag(group, "amsgrad", where)
         _checks.flag(group, "maximize", where)
+        _checks.flag(group, "decoupled_weight_decay", where)
+        _checks.implementation_flags(group, where)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
@@ -51,9 +57,10 @@ class Adam(Optimizer):
         return keys + ("max_exp_avg_sq",) if group["amsgrad"] else keys
 
     def _update(self, param, grad, group, state):
-        p = param.data
+        p = param._data
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
+        decoupled = group["decoupled_weight_decay"]
         if "step" not in state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p)
@@ -66,7 +73,7 @@ class Adam(Optimizer):
 
         # g: the maximized, L2-decayed gradient (param.grad itself is never written to)
         g = grad
-        if weight_decay != 0 and not self._decoupled:
+        if weight_decay != 0 and not decoupled:
             g = np.multiply(p, weight_decay, out=np.empty_like(p))  # lambda p
             if group["maximize"]:
                 np.subtract(g, grad, out=g)                         # -grad + lambda p
@@ -74,7 +81,7 @@ class Adam(Optimizer):
                 np.add(g, grad, out=g)                              # grad + lambda p
         elif group["maximize"]:
             g = np.negative(grad, out=np.empty_like(p))
-        if weight_decay != 0 and self._decoupled:
+        if weight_decay != 0 and decoupled:
             p *= 1 - lr * weight_decay                              # p (1 - lr lambda)
 
         work = np.empty_like(p)
@@ -110,10 +117,11 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): p <- p (1 - lr lambda) before
-    the Adam update, and lambda never enters the moments. The default weight_decay is 1e-2."""
-    _decoupled = True
+    the Adam update, and lambda never enters the moments. The default weight_decay is 1e-2;
+    the groups hold ``decoupled_weight_decay=True``, as torch 2.13's AdamW does."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize)
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

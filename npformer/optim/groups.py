@@ -39,7 +39,7 @@ def decay_groups(model, weight_decay, **group_options):
                 continue
             if isinstance(module, EMBEDDING_TYPES):
                 embedding_ids.add(id(param))
-            elif isinstance(module, Linear) and name == "weight" and param.data.ndim >= 2:
+            elif isinstance(module, Linear) and name == "weight" and param._data.ndim >= 2:
                 decayed_ids.add(id(param))
     decay, no_decay = [], []
     for _, param in model.named_parameters():

@@ -3,8 +3,12 @@
 The layout is torch.optim's:
 
 - ``optimizer.param_groups`` is a list of dicts, each ``{"params": [Parameter, ...], "lr": ...,
-  <every other hyperparameter>}``. A scheduler changes a group's hyperparameter by assigning
-  to it (``group["lr"] = 3e-4``); the next ``step()`` reads the new value.
+  <every other hyperparameter>}`` with torch's keys (torch's implementation switches
+  ``foreach``, ``fused``, ``differentiable`` and, for Adam, ``capturable`` included: see
+  ``_checks.implementation_flags``). Parameters given as ``(name, Tensor)`` pairs, as
+  ``model.named_parameters()`` yields them, also record ``"param_names"``. A scheduler changes a
+  group's hyperparameter by assigning to it (``group["lr"] = 3e-4``); the next ``step()`` reads
+  the new value.
 - ``optimizer.state[param]`` is a dict of that parameter's state (``"step"``, ``"exp_avg"``,
   ...), created on the first ``step()`` in which the parameter has a gradient. Tensors compare
   elementwise and so cannot be dict keys; :class:`ParamState` looks parameters up by identity.
@@ -29,6 +33,7 @@ import numpy as np
 
 from ..autograd.grad_mode import enable_grad
 from ..autograd.tensor import Tensor
+from ..autograd.version import bump
 
 __all__ = ["Optimizer", "ParamState", "REQUIRED", "state_dict_to_arrays", "state_dict_from_arrays"]
 
@@ -134,6 +139,18 @@ class Optimizer:
             raise TypeError(_SET_ERROR)
         else:
             params = list(params)
+        # named parameters, as model.named_parameters() gives them: (name, Tensor) pairs
+        names = [param[0] for param in params if isinstance(param, tuple)]
+        if names:
+            if len(names) != len(params) or not all(len(p) == 2 and isinstance(p[0], str) for p in params):
+                raise ValueError("all optimizer params should be with/without names (name, Tensor). Some param "
+                                 f"names are missing in parameter group {len(self.param_groups)}")
+            params = [param[1] for param in params]
+            group["param_names"] = names
+        named = "param_names" in group
+        if any(("param_names" in g) != named for g in self.param_groups):
+            raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                             f"{'with' if named else 'without'} names to the optimizer")
         for index, param in enumerate(params):
             if not isinstance(param, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but parameter {index} of group "
@@ -141,9 +158,9 @@ class Optimizer:
             if not param.is_leaf:
                 raise ValueError(f"can't optimize a non-leaf Tensor (parameter {index} of group "
                                  f"{len(self.param_groups)})")
-            if param.data.dtype.kind != "f":
+            if param._data.dtype.kind != "f":
                 raise TypeError(f"optimizer can only optimize floating-point Tensors; parameter {index} of group "
-                                f"{len(self.param_groups)} is {param.data.dtype}")
+                                f"{len(self.param_groups)} is {param._data.dtype}")
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
             raise ValueError(f"parameter group {len(self.param_groups)} contains a parameter twice; "
@@ -171,10 +188,10 @@ class Optimizer:
         """Drop every gradient (``set_to_none``, the default) or fill them with zeros."""
         for group in self.param_groups:
             for param in group["params"]:
-                if set_to_none or param.grad is None:
-                    param.grad = None
+                if set_to_none or param._grad is None:
+                    param._grad = None
                 else:
-                    param.grad[...] = 0
+                    param._grad._data[...] = 0
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; ``closure`` (optional)
@@ -185,20 +202,17 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
+                if param._grad is None:
                     continue
-                grad = param.grad
-                if isinstance(grad, np.generic):
-                    grad = np.asarray(grad)
-                if not isinstance(grad, np.ndarray):
-                    raise TypeError(f"a gradient must be an ndarray, got {type(grad).__name__}")
-                if grad.shape != param.data.shape:
-                    raise ValueError(f"the gradient of a parameter of shape {param.data.shape} has shape "
+                grad = param._grad._data
+                if grad.shape != param._data.shape:
+                    raise ValueError(f"the gradient of a parameter of shape {param._data.shape} has shape "
                                      f"{grad.shape}")
-                if not param.data.flags.writeable:
+                if not param._data.flags.writeable:
                     # e.g. an array memory-mapped from a checkpoint: train a private copy
-                    param.data = param.data.copy()
+                    param._data = param._data.copy()
                 self._update(param, grad, group, self.state[param])
+                bump(param)             # a graph that saved the old values must not reuse them
         return loss
 
     def _update(self, param, grad, group, state):
@@ -288,13 +302,13 @@ class Optimizer:
         loaded = {}
         for key, value in entry.items():
             if key in self._array_state:
-                array = value.data if isinstance(value, Tensor) else value
+                array = value._data if isinstance(value, Tensor) else value
                 if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
                     raise ValueError(f"{where}: {key!r} must be a numeric ndarray, got {type(value).__name__}")
-                if array.shape != param.data.shape:
+                if array.shape != param._data.shape:
                     raise ValueError(f"{where}: {key!r} has shape {array.shape}, the parameter has shape "
-                                     f"{param.data.shape}")
-                loaded[key] = np.array(array, dtype=param.data.dtype, copy=True)
+                                     f"{param._data.shape}")
+                loaded[key] = np.array(array, dtype=param._data.dtype, copy=True)
             else:                                   # "step": a count
                 loaded[key] = _count(value, f"{where}: {key!r}")
         return loaded

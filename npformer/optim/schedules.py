@@ -26,21 +26,27 @@ taken), and each has a plain function of the same math (``warmup_cosine_lr(step,
 
   (step 0 is taken as step 1, as in The Annotated Transformer, since 0^-0.5 is infinite).
 
-:class:`LRScheduler` sets every group's ``"lr"`` from a schedule, torch-style: constructing it
-sets the lr of step 0, and each ``scheduler.step()`` after ``optimizer.step()`` moves to the
-next step. That is nanoGPT's loop too, which sets ``lr = get_lr(iter_num)`` before the update
-of iteration ``iter_num``::
+:class:`ScheduleSetter` sets every group's ``"lr"`` to a schedule's value: constructing it sets
+the lr of step 0, and each ``setter.step()`` after ``optimizer.step()`` moves to the next step.
+That is nanoGPT's loop too, which sets ``lr = get_lr(iter_num)`` before the update of iteration
+``iter_num``::
 
-    scheduler = LRScheduler(optimizer, WarmupCosine(6e-4, 2000, 600000, 6e-5))
+    scheduler = ScheduleSetter(optimizer, WarmupCosine(6e-4, 2000, 600000, 6e-5))
     for it in range(max_iters):
         ...backward...
         optimizer.step(); optimizer.zero_grad(); scheduler.step()
+
+It is not one of torch's schedulers (those are in :mod:`npformer.optim.lr_scheduler`, with
+torch's names): torch's ``LambdaLR(optimizer, f)`` sets ``lr = initial_lr * f(epoch)``, a
+factor, where a ScheduleSetter sets ``lr = schedule(step)`` itself, and its name says that it
+sets values rather than being a torch class of a near name. Its state_dict is
+``{"last_step", "last_lr"}``, which training checkpoints store under "scheduler".
 """
 import math
 import numbers
 
 __all__ = ["constant_lr", "warmup_cosine_lr", "warmup_linear_lr", "noam_lr", "Schedule", "Constant",
-           "WarmupCosine", "WarmupLinear", "Noam", "LRScheduler"]
+           "WarmupCosine", "WarmupLinear", "Noam", "ScheduleSetter"]
 
 
 # ---------------------------------------------------------------- the math, as plain functions
@@ -150,8 +156,8 @@ class Noam(Schedule):
         return noam_lr(step, self.d_model, self.warmup_iters, self.factor)
 
 
-# ---------------------------------------------------------------- the scheduler
-class LRScheduler:
+# ---------------------------------------------------------------- the setter
+class ScheduleSetter:
     """Sets ``group["lr"] = schedule(step)`` in every parameter group of ``optimizer``.
 
     ``schedule`` is one callable ``step -> lr`` for all groups, or a list with one per group
@@ -165,12 +171,12 @@ class LRScheduler:
         groups = optimizer.param_groups
         schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * len(groups)
         if len(schedules) != len(groups):
-            raise ValueError(f"LRScheduler: {len(schedules)} schedules for {len(groups)} parameter groups")
+            raise ValueError(f"ScheduleSetter: {len(schedules)} schedules for {len(groups)} parameter groups")
         for index, fn in enumerate(schedules):
             if not callable(fn):
-                raise TypeError(f"LRScheduler: schedule {index} is not callable: {fn!r}")
+                raise TypeError(f"ScheduleSetter: schedule {index} is not callable: {fn!r}")
         if isinstance(last_step, bool) or not isinstance(last_step, numbers.Integral) or last_step < -1:
-            raise ValueError(f"LRScheduler: last_step must be an int >= -1, got {last_step!r}")
+            raise ValueError(f"ScheduleSetter: last_step must be an int >= -1, got {last_step!r}")
         self.optimizer, self.schedules = optimizer, schedules
         self.last_step = int(last_step)
         self._last_lr = None
@@ -195,12 +201,12 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict):
         if not isinstance(state_dict, dict) or "last_step" not in state_dict:
-            raise ValueError("LRScheduler.load_state_dict: expected a dict with a 'last_step' entry")
+            raise ValueError("ScheduleSetter.load_state_dict: expected a dict with a 'last_step' entry")
         last_step = state_dict["last_step"]
         if isinstance(last_step, bool) or not isinstance(last_step, numbers.Integral) or last_step < 0:
-            raise ValueError(f"LRScheduler.load_state_dict: last_step must be an int >= 0, got {last_step!r}")
+            raise ValueError(f"ScheduleSetter.load_state_dict: last_step must be an int >= 0, got {last_step!r}")
         if len(self.optimizer.param_groups) != len(self.schedules):
-            raise ValueError(f"LRScheduler.load_state_dict: the optimizer now has "
+            raise ValueError(f"ScheduleSetter.load_state_dict: the optimizer now has "
                              f"{len(self.optimizer.param_groups)} parameter groups, the scheduler "
                              f"{len(self.schedules)}")
         self.last_step = int(last_step)

@@ -9,7 +9,8 @@ With g the gradient (negated when ``maximize``) and lr, mu, tau, lambda the grou
     g <- g + mu b  if nesterov  else  b                 (when mu != 0)
     p <- p - lr g
 
-The state of a parameter is ``momentum_buffer`` (only when momentum != 0).
+The state of a parameter is ``momentum_buffer`` (only when momentum != 0). ``foreach`` and
+``fused`` are accepted for torch's signature (one NumPy code path serves all three).
 """
 import math
 
@@ -25,9 +26,10 @@ class SGD(Optimizer):
     _array_state = ("momentum_buffer",)
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, differentiable=False, fused=None):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
         self._check_group(dict(defaults), "SGD")
         super().__init__(params, defaults)
 
@@ -38,6 +40,7 @@ class SGD(Optimizer):
         _checks.real(group, "weight_decay", where)
         nesterov = _checks.flag(group, "nesterov", where)
         _checks.flag(group, "maximize", where)
+        _checks.implementation_flags(group, where)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"{where}: Nesterov momentum requires a momentum and zero dampening")
 
@@ -45,7 +48,7 @@ class SGD(Optimizer):
         return ("momentum_buffer",) if group["momentum"] != 0 else ()
 
     def _update(self, param, grad, group, state):
-        p = param.data
+        p = param._data
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         # g: the (decayed, maximized) gradient. param.grad is never written to; ``fresh`` says
         # whether g is a scratch array of our own that may be overwritten.

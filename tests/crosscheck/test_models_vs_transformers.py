@@ -300,7 +300,8 @@ def _randomize_ours(model, seed):
     for name, buffer in model.named_buffers():
         if name.endswith("final_logits_bias"):
             buffer.data[...] = 0.1 * rng.standard_normal(buffer.shape)
-    constant = [name for name, array in model.state_dict().items() if array.size > 1 and np.all(array == array.flat[0])]
+    constant = [name for name, tensor in model.state_dict().items()
+                if tensor.numel() > 1 and np.all(tensor.numpy() == tensor.numpy().flat[0])]
     assert not constant, f"left constant: {constant}"
 
 

@@ -1,4 +1,4 @@
-"""npformer.nn blocks against torch.nn: MultiHeadAttention against torch.nn.MultiheadAttention,
+"""npformer.nn blocks against torch.nn: AttentionHeads against torch.nn.MultiheadAttention,
 TransformerBlock against torch.nn.TransformerEncoderLayer and TransformerDecoderLayer, with
 torch's (randomised) weights copied over through one name-mapping table.
 
@@ -172,7 +172,7 @@ def causal_blocked(length):
     return torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=torch.float64) != 0
 
 
-# ---------------------------------------------------------------------------- MultiHeadAttention
+# ---------------------------------------------------------------------------- AttentionHeads
 MHA_MASKS = [("self", "none"), ("self", "padding"), ("self", "bool mask"), ("self", "causal"),
              ("self", "causal + padding"), ("self", "bool mask + padding"),
              ("cross", "none"), ("cross", "padding"), ("cross", "bool mask + padding")]
@@ -220,8 +220,8 @@ def test_multi_head_attention_matches_torch(attention, masks, need_weights, data
     torch.manual_seed(0)
     theirs = randomise(torch.nn.MultiheadAttention(d_model, heads, dropout=0.0, bias=bias, batch_first=True,
                                                    dtype=torch.float64), seed=1)
-    compare(f"MultiHeadAttention {attention} {masks}{' weights' if need_weights else ''}", "attention", d_model,
-            lambda dtype: nn.MultiHeadAttention(d_model, heads, bias=bias, dtype=dtype), theirs, ours_fn,
+    compare(f"AttentionHeads {attention} {masks}{' weights' if need_weights else ''}", "attention", d_model,
+            lambda dtype: nn.AttentionHeads(d_model, heads, bias=bias, dtype=dtype), theirs, ours_fn,
             torch_fn, inputs)
 
 
@@ -305,7 +305,7 @@ def test_name_map_covers_every_parameter_of_both_models():
     mis-mapped name would make the parity tests compare the wrong tensors)."""
     for bias in (True, False):
         pairs = [
-            ("attention", nn.MultiHeadAttention(6, 2, bias=bias),
+            ("attention", nn.AttentionHeads(6, 2, bias=bias),
              torch.nn.MultiheadAttention(6, 2, bias=bias, batch_first=True)),
             ("encoder", nn.TransformerBlock(6, 2, 10, bias=bias),
              torch.nn.TransformerEncoderLayer(6, 2, 10, bias=bias, batch_first=True)),

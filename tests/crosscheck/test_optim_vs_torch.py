@@ -1,7 +1,10 @@
 """npformer.optim against torch.optim: the same parameters and gradients for 10 steps give the
-same parameters and optimizer state, step by step, for SGD, Adam and AdamW over two parameter
-groups; clip_grad_norm_ against torch.nn.utils.clip_grad_norm_; the schedules against
-torch.optim.lr_scheduler where torch has the same schedule.
+same parameters and optimizer state, step by step, for SGD, Adam, AdamW and Adagrad over two
+parameter groups; the constructors' signatures, the param_groups' keys, named parameters and the
+implementation flags (foreach, fused, capturable, differentiable) as torch 2.13 has them on the
+CPU; npformer's own schedules (ScheduleSetter) against torch.optim.lr_scheduler where torch has
+the same schedule. (Gradient clipping: test_nn_utils_vs_torch.py; torch's schedulers:
+test_lr_scheduler_vs_torch.py.)
 
 Relative error = max |ours - torch| / max(max |torch|, 1) (tests/helpers.relative_error);
 float64 must agree to 1e-12 and float32 to 1e-6 (measured: about 4e-16 and 2e-7). The
@@ -9,12 +12,11 @@ gradients span five orders of magnitude and include exact zeros, so Adam's sqrt(
 both regimes.
 """
 import copy
-import math
-import warnings
 
 import numpy as np
 import pytest
 
+import npformer as nf
 import npformer.nn as nn
 from npformer import optim
 from tests.conftest import record_torch_error
@@ -23,7 +25,6 @@ from tests.helpers import relative_error
 torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[crosscheck]'")
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-6}
-TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 SHAPES = [(4, 3), (6,), (2, 3, 2), ()]
 STEPS = 10
 
@@ -42,6 +43,12 @@ CASES = [
     ("AdamW", dict(lr=1e-2), dict(weight_decay=0.1), dict(weight_decay=0.0)),
     ("AdamW", dict(lr=1e-2, amsgrad=True), dict(weight_decay=0.3), dict(lr=5e-3)),
     ("AdamW", dict(lr=1e-2, betas=(0.9, 0.95), weight_decay=0.1), dict(), dict(lr=3e-3, amsgrad=True)),
+    ("Adam", dict(lr=1e-2, decoupled_weight_decay=True), dict(weight_decay=0.1), dict(lr=3e-3)),
+    ("AdamW", dict(lr=1e-2, fused=True), dict(weight_decay=0.1), dict(foreach=None)),
+    ("SGD", dict(lr=0.1, momentum=0.9, foreach=True), dict(), dict(lr=0.03, foreach=False)),
+    ("Adagrad", dict(lr=0.1), dict(), dict(lr=0.03)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1), dict(), dict(initial_accumulator_value=0.2)),
+    ("Adagrad", dict(lr=0.05, eps=1e-3, maximize=True), dict(weight_decay=0.05), dict(lr_decay=0.01)),
 ]
 
 
@@ -73,42 +80,53 @@ def test_optimizer_matches_torch(case, dtype):
     theirs = [torch.nn.Parameter(torch.tensor(p.copy())) for p in initial]
     opt = getattr(optim, name)([dict(group1, params=ours[:2]), dict(group2, params=ours[2:])], **hyper)
     ref = getattr(torch.optim, name)([dict(group1, params=theirs[:2]), dict(group2, params=theirs[2:])], **hyper)
-    assert set(opt.param_groups[0]) <= set(ref.param_groups[0])          # the same hyperparameter names
     for ours_group, torch_group in zip(opt.param_groups, ref.param_groups):
+        assert list(ours_group) == list(torch_group)                   # torch's keys, in torch's order
         for key, value in ours_group.items():
             if key != "params":
                 assert value == torch_group[key], key
+    if name == "Adagrad":                                              # its state is made at construction
+        assert_same_state(opt.state_dict(), ref.state_dict(), dtype, 0)
 
     worst = 0.0
     for t in range(STEPS):
         for p, q, g in zip(ours, theirs, grads[t]):
-            p.grad = g.copy()
+            p.grad = nf.tensor(g)
             q.grad = torch.tensor(g.copy())
         opt.step()
         ref.step()
         for i, (p, q) in enumerate(zip(ours, theirs)):
-            assert p.data.dtype == dtype
-            error = relative_error(p.data, q.detach().numpy())
+            assert p.dtype == dtype
+            error = relative_error(p.numpy(), q.detach().numpy())
             worst = max(worst, error)
             assert error <= TOLERANCE[dtype], f"step {t + 1}, parameter {i}: {error:.2e}"
     # the optimizer state too, entry by entry
-    ours_state, torch_state = opt.state_dict()["state"], ref.state_dict()["state"]
+    worst = max(worst, assert_same_state(opt.state_dict(), ref.state_dict(), dtype, STEPS))
+    record_torch_error(f"optim {case_id(case)} {np.dtype(dtype).name}", worst)
+
+
+def assert_same_state(ours, theirs, dtype, steps):
+    """The same state_dict: groups with torch's keys and values; state entries with torch's keys,
+    arrays equal to torch's tensors, ``step`` an int equal to torch's float tensor."""
+    assert ours["param_groups"] == theirs["param_groups"]
+    ours_state, torch_state = ours["state"], theirs["state"]
     assert sorted(ours_state) == sorted(torch_state)
+    worst = 0.0
     for index, entry in torch_state.items():
-        assert sorted(ours_state[index]) == sorted(entry)
+        assert list(ours_state[index]) == list(entry)                  # the same keys in the same order
         for key, value in entry.items():
             if key == "step":
-                assert ours_state[index][key] == int(value.item()) == STEPS
+                assert ours_state[index][key] == int(value.item()) == (steps if steps is not None else value.item())
             else:
                 error = relative_error(ours_state[index][key], value.numpy())
                 worst = max(worst, error)
                 assert error <= TOLERANCE[dtype], f"state {index} {key}: {error:.2e}"
-    record_torch_error(f"optim {case_id(case)} {np.dtype(dtype).name}", worst)
+    return worst
 
 
 def test_resuming_from_torch_state_continues_like_torch():
-    """A torch optimizer state_dict (tensors converted to arrays, torch-only group flags
-    dropped) loads into npformer, which then takes the same steps torch takes."""
+    """A torch optimizer state_dict (tensors converted to arrays, the groups as torch saved
+    them) loads into npformer, which then takes the same steps torch takes."""
     initial, grads = inputs(np.float64, seed=3)
     theirs = [torch.nn.Parameter(torch.tensor(p.copy())) for p in initial]
     groups = lambda ps: [{"params": ps[:2], "weight_decay": 0.1}, {"params": ps[2:], "lr": 3e-3}]  # noqa: E731
@@ -122,71 +140,17 @@ def test_resuming_from_torch_state_continues_like_torch():
             params_then = [q.detach().numpy().copy() for q in theirs]
     ours = [nn.Parameter(p) for p in params_then]
     opt = optim.AdamW(groups(ours), lr=1e-2, amsgrad=True)
-    names = set(opt.param_groups[0])
-    opt.load_state_dict({
-        "param_groups": [{k: v for k, v in g.items() if k in names} for g in saved["param_groups"]],
+    opt.load_state_dict({                                              # torch's groups as they are
+        "param_groups": saved["param_groups"],
         "state": {i: {k: (v.numpy() if k != "step" else v.item()) for k, v in e.items()}
                   for i, e in saved["state"].items()}})
     for t in range(5, STEPS):
         for p, g in zip(ours, grads[t]):
-            p.grad = g.copy()
+            p.grad = nf.tensor(g)
         opt.step()
-    error = max(relative_error(p.data, q.detach().numpy()) for p, q in zip(ours, theirs))
+    error = max(relative_error(p.numpy(), q.detach().numpy()) for p, q in zip(ours, theirs))
     record_torch_error("optim AdamW resumed from a torch state_dict", error)
     assert error <= 1e-12
-
-
-# ---------------------------------------------------------------------------- clipping
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf, 0.0])
-@pytest.mark.parametrize("max_norm", [0.1, 1e4])
-def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype):
-    _, grads = inputs(dtype, seed=1)
-    ours = [nn.Parameter(np.zeros(s, dtype=dtype)) for s in SHAPES]
-    theirs = [torch.nn.Parameter(torch.zeros(s, dtype=TORCH_DTYPE[dtype])) for s in SHAPES]
-    for p, q, g in zip(ours, theirs, grads[0]):
-        p.grad = g.copy()
-        q.grad = torch.tensor(g.copy())
-    ours[1].grad = None
-    theirs[1].grad = None
-    total = optim.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
-    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
-    assert total.dtype == dtype
-    error = relative_error(total, expected.numpy())
-    for p, q in zip(ours, theirs):
-        if q.grad is None:
-            assert p.grad is None
-            continue
-        error = max(error, relative_error(p.grad, q.grad.numpy()))
-    record_torch_error(f"clip_grad_norm_ p={norm_type} max_norm={max_norm} {np.dtype(dtype).name}", error)
-    assert error <= (1e-14 if dtype == np.float64 else 1e-6)
-
-
-def test_clip_grad_norm_non_finite_matches_torch():
-    for bad in (np.inf, np.nan):
-        g = np.array([1.0, bad, -2.0])
-        p, q = nn.Parameter(np.zeros(3)), torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
-        p.grad, q.grad = g.copy(), torch.tensor(g.copy())
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            total = optim.clip_grad_norm_([p], 1.0)
-        expected = torch.nn.utils.clip_grad_norm_([q], 1.0)
-        np.testing.assert_array_equal(total, expected.numpy())
-        np.testing.assert_array_equal(p.grad, q.grad.numpy())          # NaN where torch has NaN
-        with pytest.raises(RuntimeError, match="non-finite"):
-            optim.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
-        with pytest.raises(RuntimeError, match="non-finite"):
-            torch.nn.utils.clip_grad_norm_([q], 1.0, error_if_nonfinite=True)
-
-
-def test_clip_grad_value_matches_torch():
-    _, grads = inputs(np.float64, seed=2)
-    for g in grads[0]:
-        p, q = nn.Parameter(np.zeros_like(g)), torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64))
-        p.grad, q.grad = g.copy(), torch.tensor(g.copy())
-        optim.clip_grad_value_([p], 0.05)
-        torch.nn.utils.clip_grad_value_([q], 0.05)
-        np.testing.assert_array_equal(p.grad, q.grad.numpy())
 
 
 # ---------------------------------------------------------------------------- schedules
@@ -211,9 +175,9 @@ def _lrs(opt, scheduler, steps):
 
 
 def our_lrs(schedule, steps):
-    """The lr our LRScheduler sets at steps 0 .. steps-1."""
+    """The lr a ScheduleSetter sets at steps 0 .. steps-1."""
     opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=123.0)
-    scheduler = optim.LRScheduler(opt, schedule)
+    scheduler = optim.ScheduleSetter(opt, schedule)
     return _lrs(opt, scheduler, steps)
 
 
@@ -269,3 +233,113 @@ def test_noam_and_constant_match_lambda_lr():
     compare_schedules("schedule Noam vs LambdaLR", our_lrs(noam, 2000), theirs)
     theirs = torch_lrs(lambda opt: torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0), 3e-4, 10)
     compare_schedules("schedule Constant vs ConstantLR", our_lrs(optim.Constant(3e-4), 10), theirs, tolerance=0.0)
+
+
+# ---------------------------------------------------------------------------- torch's surface
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_signatures_defaults_and_group_keys_are_torchs(name):
+    import inspect
+    ours, theirs = inspect.signature(getattr(optim, name)), inspect.signature(getattr(torch.optim, name))
+    assert list(ours.parameters) == list(theirs.parameters)
+    assert [p.kind for p in ours.parameters.values()] == [p.kind for p in theirs.parameters.values()]
+    assert [p.default for p in ours.parameters.values()] == [p.default for p in theirs.parameters.values()]
+    p, q = nn.Parameter(np.zeros(2)), torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    opt, ref = getattr(optim, name)([p]), getattr(torch.optim, name)([q])
+    assert opt.defaults == ref.defaults and list(opt.defaults) == list(ref.defaults)
+    assert opt.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_implementation_flags_behave_as_torch_on_the_cpu(name):
+    """foreach and fused run (one NumPy path: the same numbers as without them); fused with
+    foreach or differentiable fails as in torch; differentiable=True and capturable=True without
+    fused, which torch on the CPU accepts and then fails at step(), fail at construction."""
+    def make(lib, **flags):
+        p = nn.Parameter(np.ones(3)) if lib is optim else torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+        return lib, p, getattr(lib, name)([p], lr=0.1, **flags)
+
+    plain = None
+    for flags in [dict(), dict(foreach=True), dict(foreach=False), dict(fused=True), dict(fused=False)]:
+        for lib in (optim, torch.optim):
+            _, p, opt = make(lib, **flags)
+            p.grad = nf.tensor(np.array([1.0, -2.0, 0.5])) if lib is optim else torch.tensor([1.0, -2.0, 0.5],
+                                                                                             dtype=torch.float64)
+            opt.step()
+            opt.step()
+            value = p.numpy().copy() if lib is optim else p.detach().numpy()
+            plain = value if plain is None else plain
+            assert relative_error(value, plain) <= 1e-15, (flags, lib.__name__)
+    for flags, match in [(dict(fused=True, foreach=True), "`fused` and `foreach` cannot be `True` together"),
+                         (dict(fused=True, differentiable=True), "`fused` does not support `differentiable`")]:
+        with pytest.raises(RuntimeError, match=match):
+            make(optim, **flags)
+        with pytest.raises(RuntimeError, match=match):
+            make(torch.optim, **flags)
+    with pytest.raises(ValueError, match="differentiable=True is not supported"):
+        make(optim, differentiable=True)
+    if name in ("Adam", "AdamW"):
+        with pytest.raises(ValueError, match="capturable=True needs parameters on a CUDA"):
+            make(optim, capturable=True)
+        make(optim, capturable=True, fused=True)                        # torch runs this on the CPU too
+    with pytest.raises(ValueError, match="foreach must be None, True or False"):
+        make(optim, foreach="yes")
+
+
+def test_named_parameters_record_param_names_as_torch():
+    model = nn.Linear(3, 2)
+    reference = torch.nn.Linear(3, 2)
+    opt = optim.AdamW(model.named_parameters(), lr=1e-2)
+    ref = torch.optim.AdamW(reference.named_parameters(), lr=1e-2)
+    assert opt.param_groups[0]["param_names"] == ref.param_groups[0]["param_names"] == ["weight", "bias"]
+    assert opt.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
+    extra, torch_extra = nn.Parameter(np.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError, match="all optimizer param groups should be with/without names"):
+        opt.add_param_group({"params": [extra]})
+    with pytest.raises(ValueError, match="all optimizer param groups should be with/without names"):
+        ref.add_param_group({"params": [torch_extra]})
+    opt.add_param_group({"params": [("extra", extra)], "lr": 0.5})
+    ref.add_param_group({"params": [("extra", torch_extra)], "lr": 0.5})
+    assert opt.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
+    with pytest.raises(ValueError, match="with/without names"):
+        optim.SGD([("a", nn.Parameter(np.zeros(1))), nn.Parameter(np.zeros(1))])
+
+
+def test_add_param_group_takes_the_defaults_and_steps_as_torch():
+    initial, grads = inputs(np.float64, seed=4)
+    ours = [nn.Parameter(p.copy()) for p in initial]
+    theirs = [torch.nn.Parameter(torch.tensor(p.copy())) for p in initial]
+    opt = optim.Adam(ours[:2], lr=1e-2, weight_decay=0.1)
+    ref = torch.optim.Adam(theirs[:2], lr=1e-2, weight_decay=0.1)
+    for t in range(STEPS):
+        if t == 3:
+            opt.add_param_group({"params": ours[2:], "lr": 5e-3, "amsgrad": True})
+            ref.add_param_group({"params": theirs[2:], "lr": 5e-3, "amsgrad": True})
+            assert opt.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
+        for p, q, g in zip(ours, theirs, grads[t]):
+            p.grad = nf.tensor(g)
+            q.grad = torch.tensor(g.copy())
+        opt.step()
+        ref.step()
+    error = max(relative_error(p.numpy(), q.detach().numpy()) for p, q in zip(ours, theirs))
+    record_torch_error("optim Adam add_param_group mid-run float64", error)
+    assert error <= 1e-12
+    assert_same_state(opt.state_dict(), ref.state_dict(), np.float64, None)       # steps 10 and 7
+
+
+def test_an_lr_written_into_param_groups_is_what_step_uses():
+    initial, grads = inputs(np.float64, seed=5)
+    ours = [nn.Parameter(p.copy()) for p in initial]
+    theirs = [torch.nn.Parameter(torch.tensor(p.copy())) for p in initial]
+    opt = optim.SGD(ours, lr=0.1, momentum=0.9)
+    ref = torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
+    for t in range(STEPS):
+        opt.param_groups[0]["lr"] = ref.param_groups[0]["lr"] = 0.1 / (t + 1)
+        opt.param_groups[0]["momentum"] = ref.param_groups[0]["momentum"] = 0.5 + 0.04 * t
+        for p, q, g in zip(ours, theirs, grads[t]):
+            p.grad = nf.tensor(g)
+            q.grad = torch.tensor(g.copy())
+        opt.step()
+        ref.step()
+    error = max(relative_error(p.numpy(), q.detach().numpy()) for p, q in zip(ours, theirs))
+    record_torch_error("optim SGD lr and momentum changed between steps float64", error)
+    assert error <= 1e-12

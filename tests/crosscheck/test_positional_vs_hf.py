@@ -121,9 +121,9 @@ def test_llama_apply_rotary_pos_emb(dtype):
     q_ours = nf.tensor(q, requires_grad=True)
     out = apply_rotary(q_ours, cos.numpy()[:, None], sin.numpy()[:, None])
     assert out.dtype == dtype
-    np.testing.assert_array_equal(out.data, q_hf.detach().numpy())                            # bit for bit
-    record_torch_error(f"Llama apply_rotary_pos_emb ({np.dtype(dtype).name})", relative_error(out.data, q_hf.detach().numpy()))
-    np.testing.assert_array_equal(apply_rotary(k, cos.numpy()[:, None], sin.numpy()[:, None]).data, k_hf.numpy())
+    np.testing.assert_array_equal(out.numpy(), q_hf.detach().numpy())                            # bit for bit
+    record_torch_error(f"Llama apply_rotary_pos_emb ({np.dtype(dtype).name})", relative_error(out.numpy(), q_hf.detach().numpy()))
+    np.testing.assert_array_equal(apply_rotary(k, cos.numpy()[:, None], sin.numpy()[:, None]).numpy(), k_hf.numpy())
     upstream = rng.standard_normal(q.shape).astype(dtype)
     q_hf.backward(torch.from_numpy(upstream))
     out.backward(upstream)
@@ -140,7 +140,7 @@ def test_llama_rotary_module_end_to_end_in_float64():
     hf = _hf_llama_rotary(10000.0, 64, 1024)
     cos, sin = hf(torch.zeros(1, dtype=torch.float64), torch.from_numpy(positions))
     expected, _ = modeling_llama.apply_rotary_pos_emb(torch.from_numpy(x), torch.from_numpy(x), cos, sin)
-    ours = RotaryEmbedding(64, table_dtype=np.float32)(nf.tensor(x), positions=positions).data
+    ours = RotaryEmbedding(64, table_dtype=np.float32)(nf.tensor(x), positions=positions).numpy()
     error = relative_error(ours, expected.numpy())
     assert error <= 4 * FLOAT32_ULP * np.abs(x).max()               # the tables' 1-ulp differences only
 
@@ -179,7 +179,7 @@ def test_gptj_apply_rotary_pos_emb_with_partial_rotary(dtype):
     wide_sin = np.repeat(sin.numpy(), 2, axis=-1)[:, :, None]
     key_ours = nf.tensor(key, requires_grad=True)
     rotated = apply_rotary(key_ours[..., :rotary_dim], wide_cos, wide_sin, interleaved=True)
-    np.testing.assert_array_equal(rotated.data, k_rot.detach().numpy())
+    np.testing.assert_array_equal(rotated.numpy(), k_rot.detach().numpy())
     upstream = rng.standard_normal(k_rot.shape).astype(dtype)
     rotated.backward(upstream)
     k_rot.backward(torch.from_numpy(upstream))
@@ -189,7 +189,7 @@ def test_gptj_apply_rotary_pos_emb_with_partial_rotary(dtype):
 
     # the module, with its own float32 tables, on the (B, H, T, D) layout
     rope = RotaryEmbedding(head_dim, interleaved=True, rotary_dim=rotary_dim, table_dtype=np.float32)
-    ours = rope(nf.tensor(key.transpose(0, 2, 1, 3)), positions=positions).data.transpose(0, 2, 1, 3)
+    ours = rope(nf.tensor(key.transpose(0, 2, 1, 3)), positions=positions).numpy().transpose(0, 2, 1, 3)
     np.testing.assert_array_equal(ours[..., rotary_dim:], key[..., rotary_dim:])
     error = relative_error(ours, expected.detach().numpy())
     assert error <= 4 * FLOAT32_ULP * np.abs(key).max()
@@ -199,12 +199,12 @@ def test_gptj_apply_rotary_pos_emb_with_partial_rotary(dtype):
 @pytest.mark.parametrize("dim", [6, 7, 64])
 def test_marian_sinusoidal_table(dim):
     hf = MarianSinusoidalPositionalEmbedding(256, dim)
-    ours32 = SinusoidalPositionalEmbedding(256, dim, layout="half", dtype=np.float32).table.data
+    ours32 = SinusoidalPositionalEmbedding(256, dim, layout="half", dtype=np.float32).table.numpy()
     np.testing.assert_array_equal(ours32, hf.create_weight().numpy())                           # bit for bit
     record_torch_error(f"Marian sinusoidal table, float32 (dim {dim})", relative_error(ours32, hf.create_weight().numpy()))
     # HF's float64 table is its float32 one widened; ours is the float64 values themselves
     hf64 = hf.double().create_weight().numpy()
-    ours64 = SinusoidalPositionalEmbedding(256, dim, layout="half", dtype=np.float64).table.data
+    ours64 = SinusoidalPositionalEmbedding(256, dim, layout="half", dtype=np.float64).table.numpy()
     error = np.abs(ours64 - hf64).max()
     assert error <= FLOAT32_ULP
 
@@ -230,7 +230,7 @@ def test_bloom_alibi_bias_gives_the_same_causal_attention():
     causal = torch.ones(length, length, dtype=torch.bool).tril()
     expected = torch.softmax((scores + alibi_hf).masked_fill(~causal, float("-inf")), dim=-1).numpy()
     bias = module(length, length, dtype=np.float64)
-    logits = np.where(causal.numpy(), scores.numpy() + bias.data, -np.inf)
+    logits = np.where(causal.numpy(), scores.numpy() + bias.numpy(), -np.inf)
     ours = np.exp(logits - logits.max(-1, keepdims=True))
     ours /= ours.sum(-1, keepdims=True)
     error = relative_error(ours, expected)
@@ -265,5 +265,5 @@ def test_t5_compute_bias(is_decoder, dtype):
         expected = hf.compute_bias(length, keys, past_seen_tokens=offset).detach().numpy()
         bias = ours(length, keys, offset=offset)
         assert bias.dtype == np_dtype
-        np.testing.assert_array_equal(bias.data, expected)
-        record_torch_error(f"T5 compute_bias with copied weights ({np_dtype.__name__})", relative_error(bias.data, expected))
+        np.testing.assert_array_equal(bias.numpy(), expected)
+        record_torch_error(f"T5 compute_bias with copied weights ({np_dtype.__name__})", relative_error(bias.numpy(), expected))

@@ -48,7 +48,7 @@ def test_causal_lm_logits_at_t_ignore_later_tokens(kind):
     for t in range(8):
         changed = ids.copy()
         changed[:, t + 1:] = _ids(rng, (2, 8 - t))
-        a, b = model(ids).logits.data, model(changed).logits.data
+        a, b = model(ids).logits.numpy(), model(changed).logits.numpy()
         np.testing.assert_allclose(a[:, :t + 1], b[:, :t + 1], rtol=1e-12, atol=1e-12)
 
 
@@ -63,7 +63,7 @@ def test_bert_outputs_at_real_positions_ignore_padding(head):
     changed[0, 4:] = _ids(rng, 3)
     first, second = model(ids, attention_mask=mask), model(changed, attention_mask=mask)
     for name in first:
-        a, b = first[name].data, second[name].data
+        a, b = first[name].numpy(), second[name].numpy()
         if a.ndim >= 2 and a.shape[1] == 7:                                  # per-token outputs
             np.testing.assert_allclose(a[0, :4], b[0, :4], rtol=1e-12, atol=1e-12)
             np.testing.assert_array_equal(a[1], b[1])
@@ -80,12 +80,12 @@ def test_encoder_decoder_ignores_source_padding_and_is_causal(kind):
     mask[1, 3:] = 0
     changed_src = src.copy()
     changed_src[1, 3:] = _ids(rng, 3)
-    a = model(src, mask, decoder_input_ids=tgt).logits.data
-    b = model(changed_src, mask, decoder_input_ids=tgt).logits.data
+    a = model(src, mask, decoder_input_ids=tgt).logits.numpy()
+    b = model(changed_src, mask, decoder_input_ids=tgt).logits.numpy()
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     changed_tgt = tgt.copy()
     changed_tgt[:, 3:] = _ids(rng, (2, 2))
-    c = model(src, mask, decoder_input_ids=changed_tgt).logits.data
+    c = model(src, mask, decoder_input_ids=changed_tgt).logits.numpy()
     np.testing.assert_allclose(a[:, :3], c[:, :3], rtol=1e-12, atol=1e-12)
 
 
@@ -154,7 +154,7 @@ def test_labels_of_the_original_transformer_are_label_smoothed():
     model = EncoderDecoder(config, dtype=F64, generator=nf.Generator(8))
     src, labels = _ids(rng, (2, 5)), _ids(rng, (2, 4))
     out = model(src, labels=labels)
-    logits = out.logits.data.reshape(-1, 37)
+    logits = out.logits.numpy().reshape(-1, 37)
     logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
     expected = np.mean(-0.9 * logp[np.arange(8), labels.reshape(-1)] - 0.1 * logp.mean(1))
     assert out.loss.item() == pytest.approx(expected, rel=1e-12)
@@ -165,7 +165,7 @@ def test_encode_and_decode_compose_to_forward():
     model = EncoderDecoder(SEQ2SEQ_CONFIGS["bart"](), dtype=F64, generator=nf.Generator(9))
     src, tgt = _ids(rng, (2, 5)), _ids(rng, (2, 4))
     memory = model.encode(src)
-    np.testing.assert_array_equal(model.decode(tgt, memory).data, model(src, decoder_input_ids=tgt).logits.data)
+    np.testing.assert_array_equal(model.decode(tgt, memory).numpy(), model(src, decoder_input_ids=tgt).logits.numpy())
 
 
 @pytest.mark.parametrize("build", [
@@ -211,9 +211,9 @@ def test_logits_to_keep_projects_only_the_last_positions(kind):
     rng = np.random.default_rng(11)
     model = GPT(GPT_CONFIGS[kind](), dtype=F64, generator=nf.Generator(12))
     ids, mask = _ids(rng, (2, 7)), np.array([[0, 0, 1, 1, 1, 1, 1], [1] * 7])
-    full = model(ids, attention_mask=mask).logits.data
+    full = model(ids, attention_mask=mask).logits.numpy()
     for keep in (1, 3, 7):
-        kept = model(ids, attention_mask=mask, logits_to_keep=keep).logits.data
+        kept = model(ids, attention_mask=mask, logits_to_keep=keep).logits.numpy()
         assert kept.shape == (2, keep, 37)
         np.testing.assert_allclose(kept, full[:, -keep:], rtol=1e-13, atol=1e-13)
     with pytest.raises(ValueError, match="logits_to_keep must be an int >= 0"):
@@ -247,12 +247,12 @@ def test_t5_initialisation_follows_t5s_scales():
     checked = set()
     for name, param in model.named_parameters():
         if param.ndim == 1:
-            np.testing.assert_array_equal(param.data, 1.0, err_msg=name)
+            np.testing.assert_array_equal(param.numpy(), 1.0, err_msg=name)
             continue
         key = next(k for k in expected if k in name)
         # >= 256 samples each (the bias tables: 32 x 4): the sample std is within 20% with
         # overwhelming probability, and the scales told apart here differ by 2x or more
-        assert abs(param.data.std() / expected[key] - 1) < 0.2, (name, param.data.std(), expected[key])
+        assert abs(param.numpy().std() / expected[key] - 1) < 0.2, (name, param.numpy().std(), expected[key])
         checked.add(key)
     assert checked == set(expected)
 
@@ -263,7 +263,7 @@ def test_t5_has_no_position_table_to_overrun():
     model = EncoderDecoder(SEQ2SEQ_CONFIGS["t5"](), dtype=F64, generator=nf.Generator(14)).eval()
     src = _ids(rng, (1, 40))
     out = model(src, decoder_input_ids=_ids(rng, (1, 30)))
-    assert out.logits.shape == (1, 30, 37) and np.all(np.isfinite(out.logits.data))
+    assert out.logits.shape == (1, 30, 37) and np.all(np.isfinite(out.logits.numpy()))
     assert model.generate(src, max_new_tokens=24, eos_token_id=None).shape == (1, 25)
     with pytest.raises(ValueError, match="beyond the position table of 16"):
         EncoderDecoder(SEQ2SEQ_CONFIGS["bart"]())(src[:, :20], decoder_input_ids=src[:, :4])

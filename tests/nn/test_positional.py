@@ -76,10 +76,10 @@ def test_fused_rotary_equals_the_composed_primitives(problem):
     fused = apply_rotary(fused_x, cos, sin, interleaved)
     composed = _composed_rotary(composed_x, cos, sin, interleaved)
     # a - b*s and a + (-b)*s round identically: the forward values agree bit for bit
-    np.testing.assert_array_equal(fused.data, composed.data)
+    np.testing.assert_array_equal(fused.numpy(), composed.numpy())
     fused.backward(upstream)
     composed.backward(upstream)
-    assert relative_error(fused_x.grad, composed_x.grad) <= 1e-15
+    assert relative_error(fused_x.grad, composed_x.grad.numpy()) <= 1e-15
 
 
 @given(rotary_problem())
@@ -88,7 +88,7 @@ def test_rotary_is_a_rotation_of_each_pair(problem):
     # gradient of a rotation is the rotation back.
     x, angle, interleaved = problem
     cos, sin = _rotary_tables(angle, interleaved)
-    y = apply_rotary(nf.tensor(x), cos, sin, interleaved).data
+    y = apply_rotary(nf.tensor(x), cos, sin, interleaved).numpy()
     pairs = (lambda a: a.reshape(a.shape[:-1] + (-1, 2))) if interleaved else \
             (lambda a: np.stack(np.split(a, 2, axis=-1), axis=-1))
     np.testing.assert_allclose(np.hypot(*np.moveaxis(pairs(y), -1, 0)), np.hypot(*np.moveaxis(pairs(x), -1, 0)),
@@ -101,11 +101,11 @@ def test_rotary_is_a_rotation_of_each_pair(problem):
 def test_rotary_half_split_by_hand():
     # D = 4, pairs (0, 2) and (1, 3), angles (pi/2, pi): x = (1, 2, 3, 4) -> (-3, -2, 1, -4)
     cos, sin = _rotary_tables(np.array([np.pi / 2, np.pi]), interleaved=False)
-    y = apply_rotary(nf.tensor(np.array([[1.0, 2.0, 3.0, 4.0]])), cos, sin).data
+    y = apply_rotary(nf.tensor(np.array([[1.0, 2.0, 3.0, 4.0]])), cos, sin).numpy()
     np.testing.assert_allclose(y, [[-3.0, -2.0, 1.0, -4.0]], atol=1e-15)
     # interleaved: pairs (0, 1) and (2, 3)
     cos, sin = _rotary_tables(np.array([np.pi / 2, np.pi]), interleaved=True)
-    y = apply_rotary(nf.tensor(np.array([[1.0, 2.0, 3.0, 4.0]])), cos, sin, interleaved=True).data
+    y = apply_rotary(nf.tensor(np.array([[1.0, 2.0, 3.0, 4.0]])), cos, sin, interleaved=True).numpy()
     np.testing.assert_allclose(y, [[-2.0, 1.0, -3.0, -4.0]], atol=1e-15)
 
 
@@ -117,13 +117,13 @@ def test_rotary_float32_stays_float32(interleaved):
     y = apply_rotary(x, cos, sin, interleaved)
     assert y.dtype == np.float32
     y.backward(np.ones(y.shape, dtype=np.float32))
-    assert x.grad.dtype == np.float32
+    assert x.grad.numpy().dtype == np.float32
     rope = RotaryEmbedding(8, interleaved=interleaved)
     x = nf.tensor(rng.standard_normal((2, 3, 5, 8)).astype(np.float32), requires_grad=True)
     out = rope(x)
     assert out.dtype == np.float32
     out.sum().backward()
-    assert x.grad.dtype == np.float32
+    assert x.grad.numpy().dtype == np.float32
 
 
 def test_rotary_refuses_bad_inputs():
@@ -141,7 +141,7 @@ def test_rotary_refuses_bad_inputs():
 # ---------------------------------------------------------------- RotaryEmbedding
 def _rotate_at(rope, vector, position):
     """One head vector rotated as if at ``position``."""
-    return rope(nf.tensor(vector[None, :]), positions=np.array([position])).data[0]
+    return rope(nf.tensor(vector[None, :]), positions=np.array([position])).numpy()[0]
 
 
 @given(data=st.data(), interleaved=st.booleans(), partial=st.booleans(),
@@ -184,8 +184,8 @@ def test_rope_interleaved_is_half_split_up_to_a_feature_permutation():
     # into the other layout, rotate, sort back.
     x = np.random.default_rng(1).standard_normal((2, 3, 4, 10))
     to_half = np.concatenate([np.arange(0, 10, 2), np.arange(1, 10, 2)])
-    interleaved = RotaryEmbedding(10, interleaved=True)(nf.tensor(x)).data
-    half = RotaryEmbedding(10)(nf.tensor(x[..., to_half])).data
+    interleaved = RotaryEmbedding(10, interleaved=True)(nf.tensor(x)).numpy()
+    half = RotaryEmbedding(10)(nf.tensor(x[..., to_half])).numpy()
     np.testing.assert_array_equal(interleaved[..., to_half], half)
 
 
@@ -196,21 +196,21 @@ def test_partial_rotary_passes_the_other_features_through(interleaved):
     full = RotaryEmbedding(4, interleaved=interleaved)
     leaf = _leaf(x)
     out = partial(leaf, offset=3)
-    np.testing.assert_array_equal(out.data[..., 4:], x[..., 4:])
-    np.testing.assert_array_equal(out.data[..., :4], full(nf.tensor(x[..., :4]), offset=3).data)
-    assert not np.allclose(out.data[..., :4], x[..., :4])
+    np.testing.assert_array_equal(out.numpy()[..., 4:], x[..., 4:])
+    np.testing.assert_array_equal(out.numpy()[..., :4], full(nf.tensor(x[..., :4]), offset=3).numpy())
+    assert not np.allclose(out.numpy()[..., :4], x[..., :4])
     upstream = np.random.default_rng(3).standard_normal(x.shape)
     out.backward(upstream)
-    np.testing.assert_array_equal(leaf.grad[..., 4:], upstream[..., 4:])
+    np.testing.assert_array_equal(leaf.grad.numpy()[..., 4:], upstream[..., 4:])
     assert nf.gradcheck(lambda t: partial(t, offset=3), (_leaf(x[:1, :, :3]),))
 
 
 def test_rope_offset_equals_explicit_positions():
     x = nf.tensor(np.random.default_rng(4).standard_normal((1, 2, 4, 6)))
     rope = RotaryEmbedding(6)
-    np.testing.assert_array_equal(rope(x, offset=7).data, rope(x, positions=np.arange(7, 11)).data)
-    np.testing.assert_array_equal(rope(x).data, rope(x, positions=[0, 1, 2, 3]).data)
-    np.testing.assert_array_equal(rope(x, offset=7).data, rope(x, positions=nf.tensor(np.arange(7, 11))).data)
+    np.testing.assert_array_equal(rope(x, offset=7).numpy(), rope(x, positions=np.arange(7, 11)).numpy())
+    np.testing.assert_array_equal(rope(x).numpy(), rope(x, positions=[0, 1, 2, 3]).numpy())
+    np.testing.assert_array_equal(rope(x, offset=7).numpy(), rope(x, positions=nf.tensor(np.arange(7, 11))).numpy())
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
@@ -219,10 +219,10 @@ def test_rope_batch_positions_apply_per_row(interleaved):
     x = rng.standard_normal((3, 2, 4, 6))                          # (B, H, T, D)
     positions = np.array([[0, 1, 2, 3], [5, 6, 7, 8], [2, 0, 9, 4]])
     rope = RotaryEmbedding(6, interleaved=interleaved)
-    out = rope(nf.tensor(x), positions=positions).data
+    out = rope(nf.tensor(x), positions=positions).numpy()
     for b in range(3):
-        np.testing.assert_array_equal(out[b], rope(nf.tensor(x[b]), positions=positions[b]).data)
-    no_heads = rope(nf.tensor(x[:, 0]), positions=positions).data  # (B, T, D) with (B, T)
+        np.testing.assert_array_equal(out[b], rope(nf.tensor(x[b]), positions=positions[b]).numpy())
+    no_heads = rope(nf.tensor(x[:, 0]), positions=positions).numpy()  # (B, T, D) with (B, T)
     np.testing.assert_array_equal(no_heads, out[:, 0])
 
 
@@ -270,8 +270,8 @@ def test_sinusoidal_embedding_lookup():
     positions = np.array([[3, 0, 15], [1, 1, 2]])
     out = table(positions)
     assert out.shape == (2, 3, 6) and out.dtype == np.float32 and not out.requires_grad
-    np.testing.assert_array_equal(out.data, sinusoidal_table(16, 6).astype(np.float32)[positions])
-    np.testing.assert_array_equal(table([4, 5]).data, table(nf.tensor(np.array([4, 5]))).data)
+    np.testing.assert_array_equal(out.numpy(), sinusoidal_table(16, 6).astype(np.float32)[positions])
+    np.testing.assert_array_equal(table([4, 5]).numpy(), table(nf.tensor(np.array([4, 5]))).numpy())
     assert table(7).shape == (6,)
     assert SinusoidalPositionalEmbedding(16, 6, dtype=np.float64)(positions).dtype == np.float64
 
@@ -293,13 +293,13 @@ def test_learned_embedding_offset_and_gradient():
     assert list(module.state_dict()) == ["weight"]
     positions = np.array([[0, 9, 9], [4, 0, 1]])
     out = module(positions)
-    np.testing.assert_array_equal(out.data, module.weight.data[positions + 2])
+    np.testing.assert_array_equal(out.numpy(), module.weight.numpy()[positions + 2])
     upstream = np.random.default_rng(6).standard_normal(out.shape)
     out.backward(upstream)
     expected = np.zeros((12, 3))
     np.add.at(expected, positions + 2, upstream)
     np.testing.assert_allclose(module.weight.grad, expected, rtol=1e-15)
-    assert not module.weight.grad[:2].any()                         # the offset rows are never used
+    assert not module.weight.grad.numpy()[:2].any()                         # the offset rows are never used
     assert LearnedPositionalEmbedding(4, 3).weight.dtype == np.float32
 
 
@@ -338,7 +338,7 @@ def test_alibi_bias_values():
     for h in range(6):
         for i in range(3):
             for j in range(5):
-                assert bias.data[h, i, j] == np.float32(-slopes[h] * abs(i + 2 - j))
+                assert bias.numpy()[h, i, j] == np.float32(-slopes[h] * abs(i + 2 - j))
     assert alibi(2, 2, dtype=np.float64).dtype == np.float64
     assert list(alibi.parameters()) == []
 
@@ -358,7 +358,7 @@ def test_alibi_under_a_causal_mask_equals_blooms_key_position_bias():
         e = np.exp(s - s.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
-    ours = causal_softmax(scores + ALiBi(n_heads)(length, keys, offset=offset, dtype=np.float64).data)
+    ours = causal_softmax(scores + ALiBi(n_heads)(length, keys, offset=offset, dtype=np.float64).numpy())
     bloom = causal_softmax(scores + slopes * np.arange(keys))
     np.testing.assert_allclose(ours, bloom, rtol=1e-12, atol=1e-15)
 
@@ -421,16 +421,16 @@ def test_t5_relative_position_bias_values_and_gradient(bidirectional):
     assert bias.shape == (1, 3, length, keys) and bias.requires_grad
     buckets = _t5_expected(module, length, keys, offset)
     weight = module.relative_attention_bias.weight
-    np.testing.assert_array_equal(bias.data[0], np.transpose(weight.data[buckets], (2, 0, 1)))
+    np.testing.assert_array_equal(bias.numpy()[0], np.transpose(weight.numpy()[buckets], (2, 0, 1)))
     # offset: the rows of a longer query block
-    np.testing.assert_array_equal(bias.data, module(length + offset, keys).data[:, :, offset:])
+    np.testing.assert_array_equal(bias.numpy(), module(length + offset, keys).numpy()[:, :, offset:])
     upstream = np.random.default_rng(8).standard_normal(bias.shape)
     (grad_weight,) = autograd_grad([bias], [weight], [upstream])
     expected = np.zeros(weight.shape)
     for i in range(length):
         for j in range(keys):
             expected[buckets[i, j]] += upstream[0, :, i, j]
-    np.testing.assert_allclose(grad_weight.data, expected, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(grad_weight.numpy(), expected, rtol=1e-14, atol=1e-15)
 
 
 def test_t5_bias_is_float32_by_default():

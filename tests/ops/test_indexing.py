@@ -14,7 +14,7 @@ def test_basic_indexing(data, shape, dtype):
     a = data.draw(values(shape)).astype(dtype)
     index = data.draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))
     out = nf.tensor(a)[index]
-    np.testing.assert_array_equal(out.data, a[index])
+    np.testing.assert_array_equal(out.numpy(), a[index])
     assert out.dtype == dtype
     if out.numel():
         weights = nf.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape) + 1)
@@ -26,7 +26,7 @@ def test_integer_array_indexing_accumulates_repeats(data, shape):
     a = data.draw(values(shape))
     index = data.draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(max_dims=2, max_side=5)))
     out = nf.tensor(a)[index]
-    np.testing.assert_array_equal(out.data, a[index])
+    np.testing.assert_array_equal(out.numpy(), a[index])
     x = nf.tensor(a, requires_grad=True)
     x[index].sum().backward()
     counts = np.zeros(shape)
@@ -39,8 +39,8 @@ def test_integer_array_indexing_accumulates_repeats(data, shape):
 def test_boolean_mask_indexing(data, shape):
     a = data.draw(values(shape))
     mask = data.draw(hnp.arrays(np.bool_, shape))
-    np.testing.assert_array_equal(nf.tensor(a)[mask].data, a[mask])
-    np.testing.assert_array_equal(nf.tensor(a)[nf.tensor(mask)].data, a[mask])
+    np.testing.assert_array_equal(nf.tensor(a)[mask].numpy(), a[mask])
+    np.testing.assert_array_equal(nf.tensor(a)[nf.tensor(mask)].numpy(), a[mask])
     x = nf.tensor(a, requires_grad=True)
     x[mask].sum().backward()
     np.testing.assert_array_equal(x.grad, mask.astype(np.float64))
@@ -49,8 +49,8 @@ def test_boolean_mask_indexing(data, shape):
 def test_mixed_index_and_tensor_index():
     a = np.arange(24.0).reshape(2, 3, 4)
     idx = nf.tensor([2, 0, 2])
-    np.testing.assert_array_equal(nf.tensor(a)[1, idx, 1:3].data, a[1, [2, 0, 2], 1:3])
-    np.testing.assert_array_equal(nf.tensor(a)[..., [0, 0]].data, a[..., [0, 0]])
+    np.testing.assert_array_equal(nf.tensor(a)[1, idx, 1:3].numpy(), a[1, [2, 0, 2], 1:3])
+    np.testing.assert_array_equal(nf.tensor(a)[..., [0, 0]].numpy(), a[..., [0, 0]])
     assert nf.gradcheck(lambda t: t[:, [1, 1, 0], None, ::-2], (nf.tensor(a, requires_grad=True),))
 
 
@@ -71,7 +71,7 @@ def test_masked_fill(data, shape, dtype):
     mask_shape = tuple(data.draw(st.sampled_from([n, 1])) for n in shape)[data.draw(st.integers(0, len(shape))):]
     mask = data.draw(hnp.arrays(np.bool_, mask_shape))
     out = nf.tensor(a).masked_fill(nf.tensor(mask), -1e9)
-    np.testing.assert_array_equal(out.data, np.where(mask, dtype(-1e9), a))
+    np.testing.assert_array_equal(out.numpy(), np.where(mask, dtype(-1e9), a))
     assert out.dtype == dtype
     x = nf.tensor(a.astype(np.float64), requires_grad=True)
     assert nf.gradcheck(lambda t: t.masked_fill(nf.tensor(mask), 3.0) * 2.0, (x,))
@@ -103,7 +103,7 @@ def test_gather(data, shape):
         source = list(position)
         source[dim] = index[position]
         expected[position] = a[tuple(source)]
-    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(out.numpy(), expected)
     x = nf.tensor(a, requires_grad=True)
     assert nf.gradcheck(lambda t: t.gather(dim, nf.tensor(index)) * 1.5, (x,))
 

@@ -24,7 +24,7 @@ def test_forward_matches_numpy(name, data, shape, keepdim, dtype):
     out = ours(nf.tensor(a), dim, keepdim)
     expected = reference(a, axis=numpy_axes(dim, len(shape)), keepdims=keepdim)
     assert out.shape == np.shape(expected) and out.dtype == dtype
-    np.testing.assert_allclose(out.data, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
@@ -48,9 +48,9 @@ def test_var_and_std(data, shape, keepdim, correction, dtype):
     out = nf.var(nf.tensor(a), dim, keepdim, correction=correction)
     assert out.dtype == dtype
     tolerance = 1e-5 if dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(out.data, np.var(a.astype(np.float64), axis=axes, keepdims=keepdim, ddof=correction),
+    np.testing.assert_allclose(out.numpy(), np.var(a.astype(np.float64), axis=axes, keepdims=keepdim, ddof=correction),
                                rtol=tolerance, atol=tolerance)
-    np.testing.assert_allclose(nf.std(nf.tensor(a), dim, keepdim, correction=correction).data,
+    np.testing.assert_allclose(nf.std(nf.tensor(a), dim, keepdim, correction=correction).numpy(),
                                np.std(a.astype(np.float64), axis=axes, keepdims=keepdim, ddof=correction),
                                rtol=tolerance, atol=tolerance)
     x = nf.tensor(a.astype(np.float64), requires_grad=True)
@@ -82,8 +82,8 @@ def test_amax_ties_share_the_gradient_equally():
 def test_max_over_dim_returns_values_and_first_indices():
     x = nf.tensor([[1.0, 3.0, 3.0], [5.0, 2.0, 2.0]], requires_grad=True)
     values_, indices = x.max(dim=1)
-    np.testing.assert_array_equal(values_.data, [3.0, 5.0])
-    np.testing.assert_array_equal(indices.data, [1, 0])
+    np.testing.assert_array_equal(values_.numpy(), [3.0, 5.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
     assert indices.dtype == np.int64
     values_.sum().backward()
     np.testing.assert_array_equal(x.grad, [[0, 1, 0], [1, 0, 0]])   # the returned index only
@@ -96,9 +96,9 @@ def test_max_min_argmax_argmin_over_a_dim(data, shape, keepdim):
     for ours, arg, reference, arg_reference in ((nf.max, nf.argmax, np.max, np.argmax),
                                                 (nf.min, nf.argmin, np.min, np.argmin)):
         result = ours(nf.tensor(a), dim, keepdim)
-        np.testing.assert_array_equal(result.values.data, reference(a, axis=dim, keepdims=keepdim))
-        np.testing.assert_array_equal(result.indices.data, arg_reference(a, axis=dim, keepdims=keepdim))
-        np.testing.assert_array_equal(arg(nf.tensor(a), dim, keepdim).data, arg_reference(a, axis=dim, keepdims=keepdim))
+        np.testing.assert_array_equal(result.values.numpy(), reference(a, axis=dim, keepdims=keepdim))
+        np.testing.assert_array_equal(result.indices.numpy(), arg_reference(a, axis=dim, keepdims=keepdim))
+        np.testing.assert_array_equal(arg(nf.tensor(a), dim, keepdim).numpy(), arg_reference(a, axis=dim, keepdims=keepdim))
         x = nf.tensor(a, requires_grad=True)
         assert nf.gradcheck(lambda t: ours(t, dim, keepdim).values, (x,))
 

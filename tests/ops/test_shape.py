@@ -14,8 +14,8 @@ def test_reshape_and_view(data, shape, dtype):
     target = tuple(data.draw(st.permutations(list(shape))))
     target = target[:-1] + (-1,) if target and data.draw(st.booleans()) else target
     out = nf.tensor(a).reshape(target)
-    np.testing.assert_array_equal(out.data, a.reshape(target))
-    np.testing.assert_array_equal(nf.tensor(a).view(*target).data, a.reshape(target))
+    np.testing.assert_array_equal(out.numpy(), a.reshape(target))
+    np.testing.assert_array_equal(nf.tensor(a).view(*target).numpy(), a.reshape(target))
     assert nf.gradcheck(lambda t: t.reshape(target) * nf.tensor(np.arange(a.size).reshape(a.reshape(target).shape) + 1.0),
                         (nf.tensor(a.astype(np.float64), requires_grad=True),))
 
@@ -24,17 +24,17 @@ def test_reshape_and_view(data, shape, dtype):
 def test_permute_and_transpose(data, shape):
     a = data.draw(values(shape))
     order = tuple(data.draw(st.permutations(range(len(shape)))))
-    np.testing.assert_array_equal(nf.tensor(a).permute(order).data, np.transpose(a, order))
+    np.testing.assert_array_equal(nf.tensor(a).permute(order).numpy(), np.transpose(a, order))
     d0, d1 = data.draw(st.integers(-len(shape), len(shape) - 1)), data.draw(st.integers(-len(shape), len(shape) - 1))
-    np.testing.assert_array_equal(nf.tensor(a).transpose(d0, d1).data, np.swapaxes(a, d0, d1))
+    np.testing.assert_array_equal(nf.tensor(a).transpose(d0, d1).numpy(), np.swapaxes(a, d0, d1))
     weights = nf.tensor(np.arange(a.size, dtype=np.float64).reshape(np.transpose(a, order).shape))
     assert nf.gradcheck(lambda t: t.permute(order) * weights, (nf.tensor(a, requires_grad=True),))
 
 
 def test_T_and_mT():
     a = np.arange(24.0).reshape(2, 3, 4)
-    np.testing.assert_array_equal(nf.tensor(a).T.data, a.T)
-    np.testing.assert_array_equal(nf.tensor(a).mT.data, np.swapaxes(a, -1, -2))
+    np.testing.assert_array_equal(nf.tensor(a).T.numpy(), a.T)
+    np.testing.assert_array_equal(nf.tensor(a).mT.numpy(), np.swapaxes(a, -1, -2))
 
 
 @given(data=st.data(), shape=shapes(max_dims=3), extra=st.integers(0, 2))
@@ -44,7 +44,7 @@ def test_expand(data, shape, extra):
     target += tuple(data.draw(st.sampled_from([n, -1] if n != 1 else [1, -1, 2, 3])) for n in shape)
     out = nf.tensor(a).expand(*target)
     expected_shape = target[:extra] + tuple(n if t == -1 else t for n, t in zip(shape, target[extra:]))
-    np.testing.assert_array_equal(out.data, np.broadcast_to(a, expected_shape))
+    np.testing.assert_array_equal(out.numpy(), np.broadcast_to(a, expected_shape))
     weights = nf.tensor(np.arange(int(np.prod(expected_shape)), dtype=np.float64).reshape(expected_shape))
     assert nf.gradcheck(lambda t: t.expand(target) * weights, (nf.tensor(a, requires_grad=True),))
 
@@ -79,7 +79,7 @@ def test_cat(data, base, count, dtype):
         shape[dim] = data.draw(st.integers(0, 3))
         arrays.append(data.draw(values(tuple(shape))).astype(dtype))
     out = nf.cat([nf.tensor(a) for a in arrays], dim)
-    np.testing.assert_array_equal(out.data, np.concatenate(arrays, dim))
+    np.testing.assert_array_equal(out.numpy(), np.concatenate(arrays, dim))
     assert out.dtype == dtype
     weights = nf.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))
     leaves = [nf.tensor(a.astype(np.float64), requires_grad=True) for a in arrays]
@@ -96,7 +96,7 @@ def test_stack(data, shape, count):
     dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
     arrays = [data.draw(values(shape)) for _ in range(count)]
     out = nf.stack([nf.tensor(a) for a in arrays], dim)
-    np.testing.assert_array_equal(out.data, np.stack(arrays, dim))
+    np.testing.assert_array_equal(out.numpy(), np.stack(arrays, dim))
     weights = nf.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))
     assert nf.gradcheck(lambda *ts: nf.stack(ts, dim) * weights, [nf.tensor(a, requires_grad=True) for a in arrays])
 
@@ -112,7 +112,7 @@ def test_split_and_chunk_match_torch_semantics(data, shape):
     expected = np.split(a, offsets, axis=dim)
     assert len(pieces) == len(expected)
     for piece, reference in zip(pieces, expected):
-        np.testing.assert_array_equal(piece.data, reference)
+        np.testing.assert_array_equal(piece.numpy(), reference)
     chunks = data.draw(st.integers(1, length + 1))
     chunk_size = -(-length // chunks)
     assert [p.shape[dim] for p in nf.tensor(a).chunk(chunks, dim)] == [

@@ -43,3 +43,17 @@ def adam(p, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=F
 
 def adamw(p, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False, lrs=None):
     return adam(p, grads, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled=True, lrs=lrs)
+
+
+def adagrad(p, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False,
+            lrs=None):
+    p, out = p.copy(), []
+    s = np.full_like(p, initial_accumulator_value)
+    for t, grad in enumerate(grads, start=1):
+        g = -grad if maximize else grad
+        g = g + weight_decay * p
+        s = s + g * g
+        step_lr = (lr if lrs is None else lrs[t - 1]) / (1 + (t - 1) * lr_decay)
+        p = p - step_lr * g / (np.sqrt(s) + eps)
+        out.append(p)
+    return out

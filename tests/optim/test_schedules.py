@@ -1,5 +1,5 @@
 """Learning-rate schedules: nanoGPT's get_lr reproduced exactly, values at the key steps of
-each schedule, and the LRScheduler (applies per group, state_dict round trip, errors)."""
+each schedule, and the ScheduleSetter (applies per group, state_dict round trip, errors)."""
 import math
 
 import numpy as np
@@ -118,7 +118,7 @@ def test_as_dict_and_repr():
     assert repr(s).startswith("WarmupCosine(lr=0.0006")
 
 
-# ---------------------------------------------------------------------------- LRScheduler
+# ---------------------------------------------------------------------------- ScheduleSetter
 def two_group_optimizer():
     params = make_params()
     return optim.AdamW([{"params": params[:2]}, {"params": params[2:], "weight_decay": 0.0}], lr=1.0)
@@ -127,7 +127,7 @@ def two_group_optimizer():
 def test_scheduler_sets_every_groups_lr_each_step():
     opt = two_group_optimizer()
     schedule = optim.WarmupCosine(1e-3, 5, 50, 1e-4)
-    scheduler = optim.LRScheduler(opt, schedule)
+    scheduler = optim.ScheduleSetter(opt, schedule)
     seen = []
     for _ in range(60):
         seen.append([g["lr"] for g in opt.param_groups])
@@ -141,32 +141,32 @@ def test_scheduler_sets_every_groups_lr_each_step():
 def test_scheduler_with_one_schedule_per_group():
     opt = two_group_optimizer()
     schedules_ = [optim.Constant(0.5), optim.Noam(16, 4)]
-    scheduler = optim.LRScheduler(opt, schedules_)
+    scheduler = optim.ScheduleSetter(opt, schedules_)
     scheduler.step()
     scheduler.step()
     assert [g["lr"] for g in opt.param_groups] == [0.5, schedules_[1](2)]
     with pytest.raises(ValueError, match="3 schedules for 2 parameter groups"):
-        optim.LRScheduler(opt, schedules_ + [optim.Constant(1.0)])
+        optim.ScheduleSetter(opt, schedules_ + [optim.Constant(1.0)])
     with pytest.raises(TypeError, match="not callable"):
-        optim.LRScheduler(opt, [0.1, 0.2])
+        optim.ScheduleSetter(opt, [0.1, 0.2])
 
 
 def test_scheduler_accepts_any_function_and_last_step():
     opt = two_group_optimizer()
-    scheduler = optim.LRScheduler(opt, lambda step: 0.1 * (step + 1), last_step=9)
+    scheduler = optim.ScheduleSetter(opt, lambda step: 0.1 * (step + 1), last_step=9)
     assert scheduler.last_step == 10 and opt.param_groups[0]["lr"] == pytest.approx(1.1)
 
 
 def test_scheduler_state_dict_round_trip():
     schedule = optim.WarmupCosine(1e-3, 5, 50, 1e-4)
     opt = two_group_optimizer()
-    scheduler = optim.LRScheduler(opt, schedule)
+    scheduler = optim.ScheduleSetter(opt, schedule)
     for _ in range(17):
         scheduler.step()
     saved = scheduler.state_dict()
     assert saved == {"last_step": 17, "last_lr": [schedule(17)] * 2}
     fresh_opt = two_group_optimizer()
-    fresh = optim.LRScheduler(fresh_opt, schedule)
+    fresh = optim.ScheduleSetter(fresh_opt, schedule)
     fresh.load_state_dict(saved)
     assert fresh.last_step == 17 and [g["lr"] for g in fresh_opt.param_groups] == [schedule(17)] * 2
     fresh.step()
@@ -176,9 +176,18 @@ def test_scheduler_state_dict_round_trip():
         with pytest.raises(ValueError, match=match):
             fresh.load_state_dict(bad)
     with pytest.raises(ValueError, match="last_step must be an int >= -1"):
-        optim.LRScheduler(opt, schedule, last_step=-2)
+        optim.ScheduleSetter(opt, schedule, last_step=-2)
 
 
 def test_module_exports():
     for name in schedules.__all__:
         assert getattr(optim, name) is getattr(schedules, name)
+
+
+def test_the_old_name_is_gone_with_a_pointer_to_the_new_ones():
+    # torch.optim has no LRScheduler; torch's base class is optim.lr_scheduler.LRScheduler
+    with pytest.raises(AttributeError, match="ScheduleSetter"):
+        optim.LRScheduler                                   # noqa: B018
+    assert not hasattr(optim, "LRScheduler") and hasattr(optim.lr_scheduler, "LRScheduler")
+    assert not isinstance(optim.ScheduleSetter(two_group_optimizer(), optim.Constant(0.1)),
+                          optim.lr_scheduler.LRScheduler)

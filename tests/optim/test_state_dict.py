@@ -14,6 +14,7 @@ CASES = {
     "SGD-plain": lambda groups: optim.SGD(groups, lr=0.1),
     "Adam": lambda groups: optim.Adam(groups, lr=1e-2, weight_decay=0.01, amsgrad=True),
     "AdamW": lambda groups: optim.AdamW(groups, lr=1e-2, betas=(0.8, 0.95)),
+    "Adagrad": lambda groups: optim.Adagrad(groups, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
 }
 
 
@@ -68,7 +69,7 @@ def test_layout_indices_and_values():
     entry = sd["state"][1]
     assert entry["step"] == 3 and type(entry["step"]) is int
     assert sorted(entry) == ["exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"]
-    assert entry["exp_avg"].shape == params[1].data.shape
+    assert entry["exp_avg"].shape == params[1].numpy().shape
     json.dumps(sd["param_groups"])                                    # hyperparameters are plain Python
 
 

@@ -48,7 +48,7 @@ def config(workdir, out, **overrides):
 
 
 def weights(trainer):
-    return {name: p.data.copy() for name, p in trainer.model.named_parameters()}
+    return {name: p.numpy().copy() for name, p in trainer.model.named_parameters()}
 
 
 def log_of(run):

@@ -385,4 +385,4 @@ def test_shapes_only_models_cost_nothing_that_grows_with_their_sizes():
             model, peak = measured(build)
             assert peak < 2 ** 20, (model, peak)
             assert model.num_parameters() > 8 * 10 ** 10
-            assert all(not p.data.flags.writeable for p in model.parameters())
+            assert all(not p.numpy().flags.writeable for p in model.parameters())
