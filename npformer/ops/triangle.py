@@ -12,7 +12,7 @@ from ..autograd.function import Function
 
 def _check(a, name, diagonal):
     if a.ndim < 2:
-        raise ValueError(f"{name}: input tensor must have at least 2 dimensions, got shape {a.shape}")
+        raise ValueError(f"input tensor must have at least 2 dimensions, got shape {a.shape}")
     if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
         raise TypeError(f"{name}: diagonal must be an int, got {type(diagonal).__name__}")
 
