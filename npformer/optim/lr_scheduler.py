@@ -254,8 +254,9 @@ def _load_with_callables(scheduler, state_dict, key):
 
 
 # ---------------------------------------------------------------- factor schedules
-class LambdaLR(LRScheduler):
-    """lr = initial_lr * lr_lambda(epoch); ``lr_lambda`` is one function or one per group."""
+class _FactorScheduler(LRScheduler):
+    """What LambdaLR and MultiplicativeLR share: one callable per group, and a state_dict
+    that keeps a callable's attributes only when it is an object (lambdas are dropped)."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         _check_optimizer(optimizer)
@@ -268,26 +269,18 @@ class LambdaLR(LRScheduler):
 
     def load_state_dict(self, state_dict):
         _load_with_callables(self, state_dict, "lr_lambdas")
+
+
+class LambdaLR(_FactorScheduler):
+    """lr = initial_lr * lr_lambda(epoch); ``lr_lambda`` is one function or one per group."""
 
     def get_lr(self):
         _warn_unless_within_step(self)
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_FactorScheduler):
     """lr <- lr * lr_lambda(epoch) at every step after the first."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        _check_optimizer(optimizer)
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(lr_lambda, optimizer)
-        super().__init__(optimizer, last_epoch)
-
-    def state_dict(self):
-        return _state_with_callables(self, "lr_lambdas")
-
-    def load_state_dict(self, state_dict):
-        _load_with_callables(self, state_dict, "lr_lambdas")
 
     def get_lr(self):
         _warn_unless_within_step(self)
