@@ -251,6 +251,12 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __format__(self, spec):
+        """As torch: a 0-d Tensor formats as its value (f"{loss:.4f}"), others as their repr."""
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self._data.item().__format__(spec)
+        return object.__format__(self, spec)
+
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extras = []
@@ -332,10 +338,10 @@ class Tensor:
     # ----------------------------------------------------------------- reductions (ops/reduction.py)
     def sum(self, dim=None, keepdim=False): return ops.sum(self, dim, keepdim)
     def mean(self, dim=None, keepdim=False): return ops.mean(self, dim, keepdim)
-    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return ops.var(self, dim, keepdim, correction=correction, unbiased=unbiased)
-    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return ops.std(self, dim, keepdim, correction=correction, unbiased=unbiased)
+    def var(self, dim=None, *args, keepdim=False, correction=None, unbiased=None):
+        return ops.var(self, dim, *args, keepdim=keepdim, correction=correction, unbiased=unbiased)
+    def std(self, dim=None, *args, keepdim=False, correction=None, unbiased=None):
+        return ops.std(self, dim, *args, keepdim=keepdim, correction=correction, unbiased=unbiased)
     def amax(self, dim=None, keepdim=False): return ops.amax(self, dim, keepdim)
     def amin(self, dim=None, keepdim=False): return ops.amin(self, dim, keepdim)
     def max(self, dim=None, keepdim=False): return ops.max(self, dim, keepdim)
@@ -345,7 +351,14 @@ class Tensor:
 
     # ----------------------------------------------------------------- shapes (ops/shape.py)
     def reshape(self, *shape): return ops.reshape(self, _shape_args(shape))
-    def view(self, *shape): return ops.reshape(self, _shape_args(shape))
+    def view(self, *shape):
+        shape = _shape_args(shape)
+        if self._data.size and not np.may_share_memory(self._data.reshape(shape), self._data):
+            # NumPy would copy; a view must share memory, so refuse as torch does
+            raise RuntimeError(f"view size is not compatible with input tensor's size and stride (shape "
+                               f"{tuple(self._data.shape)}, strides {self._data.strides}): at least one "
+                               f"dimension spans across two contiguous subspaces. Use .reshape(...) instead.")
+        return ops.reshape(self, shape)
     def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
     def permute(self, *dims): return ops.permute(self, _shape_args(dims))
     def transpose(self, dim0, dim1): return ops.transpose(self, dim0, dim1)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..autograd.broadcast import unbroadcast
+from ..autograd.dtypes import get_default_dtype
 from ..autograd.function import Function
 from .special import erf as erf_array
 from .unary import floating
@@ -275,4 +276,9 @@ def where(condition, a, b):
 
 
 def clamp(a, min=None, max=None):
+    """An integer tensor with a float bound is clamped in the default float dtype, as torch's
+    type promotion does (never truncating the bound)."""
+    data = getattr(a, "_data", None)
+    if data is not None and data.dtype.kind in "iub" and any(isinstance(b, float) for b in (min, max)):
+        a = a.to(get_default_dtype())
     return Clamp.apply(a, min=min, max=max)

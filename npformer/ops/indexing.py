@@ -16,6 +16,10 @@ class GetItem(Function):
     def forward(ctx, a, index):
         try:
             z = a[index]
+            if type(z) is not np.ndarray:
+                # Integers alone give NumPy a scalar copy; x[1] must be a 0-d view of x, so that
+                # x[1].add_(5) writes into x, as in torch. A trailing Ellipsis makes it one.
+                z = a[index + (Ellipsis,)]
         except IndexError as error:
             raise IndexError(f"index {_describe(index)} does not fit a tensor of shape {a.shape}: {error}") from None
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
@@ -151,6 +155,8 @@ def normalize_index(index):
             if item.requires_grad:
                 raise TypeError("an index tensor cannot require grad")
             item = item._data
+            if item.dtype == np.uint8:
+                item = item.astype(np.bool_)    # torch reads a uint8 index tensor as a mask
         if isinstance(item, (list, np.ndarray)):
             item = np.asarray(item)
             if item.dtype.kind not in "iub":

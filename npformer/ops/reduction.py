@@ -153,18 +153,38 @@ def mean(a, dim=None, keepdim=False):
     return Mean.apply(a, dim=dim, keepdim=keepdim)
 
 
-def var(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
-    """Variance; ``correction=1`` (or ``unbiased=True``) divides by N - 1, as torch.var."""
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
+def var(a, dim=None, *args, keepdim=False, correction=None, unbiased=None):
+    """Variance; ``correction=1`` (the default, or ``unbiased=True``) divides by N - 1.
+
+    torch.var's overloads: ``var(x, unbiased)``, ``var(x, dim, unbiased, keepdim)`` and
+    ``var(x, dim, *, correction, keepdim)``: a second positional argument is ``unbiased``.
+    """
+    dim, keepdim, correction = _variance_arguments("var", dim, args, keepdim, correction, unbiased)
     return Var.apply(a, dim=dim, keepdim=keepdim, correction=correction)
 
 
-def std(a, dim=None, keepdim=False, *, correction=1, unbiased=None):
-    """Standard deviation, as torch.std (gradient 0 where the deviation is 0)."""
+def std(a, dim=None, *args, keepdim=False, correction=None, unbiased=None):
+    """Standard deviation, as torch.std (gradient 0 where the deviation is 0); arguments as var."""
+    dim, keepdim, correction = _variance_arguments("std", dim, args, keepdim, correction, unbiased)
+    return Std.apply(a, dim=dim, keepdim=keepdim, correction=correction)
+
+
+def _variance_arguments(name, dim, args, keepdim, correction, unbiased):
+    if isinstance(dim, bool):                   # var(x, False): the unbiased-only overload
+        if args:
+            raise TypeError(f"{name}(unbiased) takes no further positional arguments")
+        dim, unbiased = None, dim
+    if len(args) > 2:
+        raise TypeError(f"{name}() takes at most dim, unbiased and keepdim positionally")
+    if args:
+        unbiased = args[0]
+    if len(args) == 2:
+        keepdim = args[1]
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}(): give unbiased or correction, not both")
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    return Std.apply(a, dim=dim, keepdim=keepdim, correction=correction)
+    return dim, bool(keepdim), 1 if correction is None else correction
 
 
 def amax(a, dim=None, keepdim=False):

@@ -170,3 +170,66 @@ def test_int_tensor_refuses_a_float_result_but_item_assignment_truncates():
             counts.add_(1.5)
         counts[0] = 2.7
         assert counts.tolist() == [2, 0, 0]
+
+
+# ---- found by a red-team pass: each once gave other numbers than torch, with no error
+def _write_through_an_integer_index(lib):
+    z = lib.zeros(3, dtype=lib.float64)
+    z[1].add_(5.0)                              # a 0-d view, not a copy
+    w = lib.zeros(2, 2, dtype=lib.float64)
+    w[0, 1].fill_(7.0)
+    x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+    y = x * 1 + 1
+    y[1].mul_(5.0)
+    y.sum().backward()
+    return z.tolist(), w.tolist(), y.tolist(), x.grad.tolist()
+
+
+def _std_and_var_positional_unbiased(lib):
+    x = lib.arange(24.0, dtype=lib.float64).reshape(2, 3, 4)
+    return (x.std(1, False).tolist(), tuple(x.var(1, True).shape), x.std(False).item(),
+            tuple(lib.std(x, 1, False, True).shape), x.var(0, unbiased=False).tolist())
+
+
+def _clamp_an_int_tensor_with_float_bounds(lib):
+    clamped = lib.clamp(lib.tensor([1, 5]), max=2.5)
+    return clamped.tolist(), str(clamped.dtype).replace("torch.", ""), lib.tensor([0, 9]).clip(0.5, 2.5).tolist()
+
+
+def _uint8_index_is_a_mask(lib):
+    with pytest.warns(UserWarning) if lib is torch else _no_warning():
+        return lib.arange(3)[lib.tensor([1, 0, 1], dtype=lib.uint8)].tolist()
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+@pytest.mark.parametrize("program", [_write_through_an_integer_index, _std_and_var_positional_unbiased,
+                                     _clamp_an_int_tensor_with_float_bounds, _uint8_index_is_a_mask],
+                         ids=lambda p: p.__name__.strip("_"))
+def test_red_team_cases_match_torch(program):
+    assert program(nf) == program(torch)
+
+
+@pytest.mark.parametrize("program", [
+    lambda lib: lib.zeros(2, 3).t().view(6),                    # a view would need a copy
+    lambda lib: lib.tensor([1, 5]).clamp_(min=2.5),             # float result into an int tensor
+    lambda lib: lib.zeros(3, requires_grad=True)[0].mul_(2),    # a 0-d view of a leaf
+], ids=["view-of-transposed", "int-clamp_-float", "0d-view-of-leaf"])
+def test_red_team_refusals_match_torch(program):
+    for lib in (torch, nf):
+        with pytest.raises(RuntimeError):
+            program(lib)
+
+
+def test_a_0d_tensor_formats_as_its_value():
+    for lib in (nf, torch):
+        loss = lib.tensor(1.5)
+        assert (f"{loss:.4f}", f"{loss}", "{:.2e}".format(loss)) == ("1.5000", "1.5", "1.50e+00")
+        with pytest.raises(TypeError):
+            f"{lib.ones(2):.4f}"

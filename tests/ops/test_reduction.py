@@ -45,12 +45,12 @@ def test_var_and_std(data, shape, keepdim, correction, dtype):
     count = a.size if axes is None else int(np.prod([shape[d] for d in np.atleast_1d(axes)]))
     if count - correction <= 0:
         return          # the variance is undefined there; test_var_of_one_element covers it
-    out = nf.var(nf.tensor(a), dim, keepdim, correction=correction)
+    out = nf.var(nf.tensor(a), dim, keepdim=keepdim, correction=correction)
     assert out.dtype == dtype
     tolerance = 1e-5 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(out.numpy(), np.var(a.astype(np.float64), axis=axes, keepdims=keepdim, ddof=correction),
                                rtol=tolerance, atol=tolerance)
-    np.testing.assert_allclose(nf.std(nf.tensor(a), dim, keepdim, correction=correction).numpy(),
+    np.testing.assert_allclose(nf.std(nf.tensor(a), dim, keepdim=keepdim, correction=correction).numpy(),
                                np.std(a.astype(np.float64), axis=axes, keepdims=keepdim, ddof=correction),
                                rtol=tolerance, atol=tolerance)
     x = nf.tensor(a.astype(np.float64), requires_grad=True)
