@@ -4,6 +4,7 @@ import numpy as np
 
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
+from .promotion import promote, result_type
 
 
 class Add(Function):
@@ -114,18 +115,23 @@ class Pow(Function):
 
 
 def add(a, b):
-    return Add.apply(a, b)
+    return Add.apply(*promote(a, b))
 
 
 def sub(a, b):
-    return Sub.apply(a, b)
+    return Sub.apply(*promote(a, b))
 
 
 def mul(a, b):
-    return Mul.apply(a, b)
+    return Mul.apply(*promote(a, b))
 
 
 def div(a, b):
+    """True division: integer operands give the default float dtype, as in torch."""
+    a, b = promote(a, b)
+    common = result_type(a, b)
+    if common is not None and common.kind != "f":
+        a, b, _ = promote(a, b, 0.0)          # a float number lifts both to the default float
     return Div.apply(a, b)
 
 
@@ -134,4 +140,4 @@ def neg(a):
 
 
 def pow(a, exponent):
-    return Pow.apply(a, exponent)
+    return Pow.apply(*promote(a, exponent))

@@ -13,6 +13,7 @@ from ..autograd.broadcast import unbroadcast
 from ..autograd.dtypes import get_default_dtype
 from ..autograd.function import Function
 from .special import erf as erf_array
+from .promotion import promote
 from .unary import floating
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -264,15 +265,15 @@ def abs(a):
 
 
 def maximum(a, b):
-    return Maximum.apply(a, b)
+    return Maximum.apply(*promote(a, b))
 
 
 def minimum(a, b):
-    return Minimum.apply(a, b)
+    return Minimum.apply(*promote(a, b))
 
 
 def where(condition, a, b):
-    return Where.apply(condition, a, b)
+    return Where.apply(condition, *promote(a, b))
 
 
 def clamp(a, min=None, max=None):

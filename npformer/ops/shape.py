@@ -6,6 +6,7 @@ import numpy as np
 from ..autograd.broadcast import unbroadcast
 from ..autograd.function import Function
 from .dims import normalize_dim
+from .promotion import promote
 
 
 class Reshape(Function):
@@ -170,14 +171,14 @@ def unsqueeze(a, dim):
 
 
 def cat(tensors, dim=0):
-    return Cat.apply(*tensors, dim=dim)
+    return Cat.apply(*promote(*tensors), dim=dim)
 
 
 concat = cat
 
 
 def stack(tensors, dim=0):
-    return Stack.apply(*tensors, dim=dim)
+    return Stack.apply(*promote(*tensors), dim=dim)
 
 
 def split(a, split_size_or_sections, dim=0):

@@ -54,7 +54,7 @@ def test_var_and_std(data, shape, keepdim, correction, dtype):
                                np.std(a.astype(np.float64), axis=axes, keepdims=keepdim, ddof=correction),
                                rtol=tolerance, atol=tolerance)
     x = nf.tensor(a.astype(np.float64), requires_grad=True)
-    assert nf.gradcheck(lambda t: t.var(dim, keepdim, correction=correction), (x,))
+    assert nf.gradcheck(lambda t: t.var(dim, keepdim=keepdim, correction=correction), (x,))
 
 
 def test_var_unbiased_flag_matches_correction():
