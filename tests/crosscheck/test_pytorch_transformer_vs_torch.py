@@ -22,6 +22,7 @@ from tests.conftest import record_torch_error
 from tests.helpers import relative_error
 
 torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[crosscheck]'")
+from tests.crosscheck.test_nn_vs_torch import randomise  # noqa: E402  (needs torch)
 tF = torch.nn.functional
 
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True",
@@ -34,18 +35,6 @@ E, H, L, S, N = 8, 2, 4, 5, 3         # embed dim, heads, target length, source 
 
 def libraries(dtype):
     return ((torch.nn, tF, TORCH_DTYPE[dtype], torch.tensor), (nn, nF, dtype, nf.tensor))
-
-
-def randomise(module, seed):
-    """Replace torch's init (zero biases, unit norms) so that every weight is exercised."""
-    rng = np.random.default_rng(seed)
-    with torch.no_grad():
-        for name, param in module.named_parameters():
-            values = rng.uniform(-0.6, 0.6, tuple(param.shape))
-            if "norm" in name and name.endswith("weight"):
-                values += 1.0
-            param.copy_(torch.from_numpy(values))
-    return module
 
 
 def build_pair(build, dtype, seed=0, train=False):
