@@ -37,7 +37,7 @@ import threading
 import time
 import typing
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 
@@ -45,9 +45,20 @@ from . import optim
 from .autograd.grad_mode import no_grad
 from .autograd.random import Generator, default_generator
 from .io.atomic import write_atomic
-from .io.checkpoint import (NO_CHECKPOINT, CheckpointError, clean_run_dir, mark_started, read_json_object,
-                            read_latest, read_meta, resolve_checkpoint, save_checkpoint, step_directories, step_name,
-                            step_of)
+from .io.checkpoint import (
+    NO_CHECKPOINT,
+    CheckpointError,
+    clean_run_dir,
+    mark_started,
+    read_json_object,
+    read_latest,
+    read_meta,
+    resolve_checkpoint,
+    save_checkpoint,
+    step_directories,
+    step_name,
+    step_of,
+)
 from .io.lock import RunLock
 from .io.runlog import RunLog
 from .io.safetensors import SafetensorsError, dtype_kind, load_file, read_header
@@ -60,6 +71,10 @@ ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_ta
 SEQ2SEQ_TASKS = ("reverse", "sort")
 
 
+# a file or directory argument: a str or an os.PathLike
+PathArg = Union[str, "os.PathLike[str]"]
+
+
 class ConfigError(ValueError):
     """A training option with a wrong type or value."""
 
@@ -67,7 +82,7 @@ class ConfigError(ValueError):
 class TrainingStopped(RuntimeError):
     """The run stopped at ``step`` before max_steps; the message says why and what was kept."""
 
-    def __init__(self, message, step=None, why=None):
+    def __init__(self, message: str, step: Optional[int] = None, why: Optional[str] = None) -> None:
         super().__init__(message)
         self.step, self.why = step, why
 
@@ -125,10 +140,11 @@ class TrainConfig:
         _check_types(self)
         _check_values(self)
         if self.out_dir is None:
-            self.out_dir = os.path.join("runs", f"{self.model}-{self.tokenizer if self.model != 'seq2seq' else self.task}")
+            kind = self.tokenizer if self.model != "seq2seq" else self.task
+            self.out_dir = os.path.join("runs", f"{self.model}-{kind}")
 
     @classmethod
-    def from_dict(cls, values, source=None):
+    def from_dict(cls, values: Mapping[str, Any], source: Optional[str] = None) -> TrainConfig:
         """A config from a dict of options (e.g. a JSON file's object); errors name ``source``."""
         where = f"{source}: " if source else ""
         if not isinstance(values, dict):
@@ -205,7 +221,8 @@ def _check_values(c):
     need(1 <= c.sample_tokens <= 1_000_000, f"sample_tokens must be in [1, 1000000], got {c.sample_tokens}")
     need(c.d_model % c.n_heads == 0, f"d_model ({c.d_model}) must be a multiple of n_heads ({c.n_heads})")
     need(c.lr > 0, f"lr must be positive, got {c.lr}")
-    need(c.lr_decay_steps is None or c.lr_decay_steps >= 0, f"lr_decay_steps must be at least 0, got {c.lr_decay_steps}")
+    need(c.lr_decay_steps is None or c.lr_decay_steps >= 0,
+         f"lr_decay_steps must be at least 0, got {c.lr_decay_steps}")
     need(0 <= c.dropout < 1, f"dropout must be in [0, 1), got {c.dropout}")
     for name in ("beta1", "beta2"):
         need(0 <= getattr(c, name) < 1, f"{name} must be in [0, 1), got {getattr(c, name)}")
@@ -221,7 +238,7 @@ def _check_values(c):
 
 
 # ---------------------------------------------------------------------------- run directories
-def run_files(out_dir):
+def run_files(out_dir: str) -> List[str]:
     """The names in ``out_dir`` that belong to a training run (empty: no run there)."""
     if not os.path.isdir(out_dir):
         return []
@@ -229,7 +246,7 @@ def run_files(out_dir):
                   if n in (RUN_FILE, "latest.json", "log.jsonl") or step_of(n) is not None)
 
 
-def check_new_run_dir(out_dir):
+def check_new_run_dir(out_dir: str) -> None:
     """Refuse to start a new run where a run already is, inside another run, or where no
     directory can be."""
     if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
@@ -243,7 +260,7 @@ def check_new_run_dir(out_dir):
                           f"--resume, or choose another --out directory (nothing was overwritten)")
 
 
-def check_outside_runs(out_dir):
+def check_outside_runs(out_dir: str) -> None:
     """Refuse a run directory inside another run's (its pruning would delete a nested run)."""
     path = os.path.realpath(out_dir)
     parent = os.path.dirname(path)
@@ -253,7 +270,7 @@ def check_outside_runs(out_dir):
         path, parent = parent, os.path.dirname(parent)
 
 
-def prepare_run_dir(out_dir):
+def prepare_run_dir(out_dir: str) -> RunLock:
     """Create ``out_dir`` if needed and take its lock; a read-only place gets a clear error."""
     if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
         raise ConfigError(f"--out {out_dir} is a file, not a directory: choose another --out")
@@ -338,7 +355,7 @@ def _data_path(saved, given):
 
 # ---------------------------------------------------------------------------- the trainer
 class Trainer:
-    def __init__(self, config: TrainConfig, log=None, _saved: Optional[_Saved] = None):
+    def __init__(self, config: TrainConfig, log: Optional[Any] = None, _saved: Optional[_Saved] = None) -> None:
         from .tasks import make_task
         self.config = config
         self.log = log or _Printer()
@@ -378,11 +395,11 @@ class Trainer:
             self._saved_step = self.step
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         return self.step >= self.config.max_steps
 
     # ------------------------------------------------------------------ one step
-    def train_step(self):
+    def train_step(self) -> float:
         """Forward, backward over the accumulated micro-batches, clip, step, schedule. A
         non-finite loss or gradient raises TrainingStopped before the weights change (so NumPy's
         overflow warnings, which would only precede that message, are silenced here)."""
@@ -420,7 +437,7 @@ class Trainer:
                                f"(now {c.lr:g}) or --weight-decay (now {c.weight_decay:g}), or raise --warmup-steps "
                                f"(now {c.warmup_steps}), then resume", step, what)
 
-    def evaluate(self):
+    def evaluate(self) -> Dict[str, float]:
         """Mean loss over eval_steps batches of each split, from a generator seeded by the step
         (so evaluating never moves the training streams, and resumed runs evaluate alike)."""
         self.model.eval()
@@ -437,7 +454,7 @@ class Trainer:
         return results
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self):
+    def save(self) -> str:
         """Checkpoint the current step into the run directory (once: a step already saved is
         not written again). Returns the step directory."""
         config = self.config
@@ -467,7 +484,8 @@ class Trainer:
     def _restore(self, step_dir, model_state, meta):
         source = os.path.join(step_dir, "trainer.json")
         optimizer_file = os.path.join(step_dir, "optimizer.safetensors")
-        not_float = [name for name, entry in read_header(optimizer_file).items() if dtype_kind(entry["dtype"]) != "float"]
+        not_float = [name for name, entry in read_header(optimizer_file).items()
+                     if dtype_kind(entry["dtype"]) != "float"]
         if not_float:
             raise CheckpointError(f"{optimizer_file}: {not_float[0]} is stored as "
                                   f"{read_header(optimizer_file)[not_float[0]]['dtype']}, not as floating point")
@@ -494,7 +512,8 @@ class Trainer:
                               and math.isfinite(best) else None)
 
     @classmethod
-    def resume(cls, path, overrides=None, log=None, out_dir=None):
+    def resume(cls, path: PathArg, overrides: Optional[Mapping[str, Any]] = None, log: Optional[Any] = None,
+               out_dir: Optional[PathArg] = None) -> Trainer:
         """Continue the run at ``path`` (a run directory, or one of its step directories).
 
         It writes into ``out_dir`` (or ``overrides["out_dir"]``), by default the run directory
@@ -524,10 +543,12 @@ class Trainer:
                                       f"to train into (--out)")
             out_dir = source_run
         conflicts = [f"{name}: checkpoint {getattr(saved.config, name)!r}, requested {overrides[name]!r}"
-                     for name in TrainConfig.FIXED if name in overrides and overrides[name] != getattr(saved.config, name)]
+                     for name in TrainConfig.FIXED
+                     if name in overrides and overrides[name] != getattr(saved.config, name)]
         if conflicts:
             raise CheckpointError("the requested configuration disagrees with the checkpoint on "
-                                  + "; ".join(conflicts) + " (these are fixed for a run: start a new run to change them)")
+                                  + "; ".join(conflicts)
+                                  + " (these are fixed for a run: start a new run to change them)")
         destination = _check_destination(saved, source_run, out_dir)
         overrides = dict(overrides, data=_data_path(saved, overrides.get("data")))
         changed = {name: (getattr(saved.config, name), overrides[name]) for name in TrainConfig.SCHEDULE
@@ -549,7 +570,7 @@ class Trainer:
         return trainer
 
     @classmethod
-    def load(cls, path, data=None, log=None):
+    def load(cls, path: PathArg, data: Optional[PathArg] = None, log: Optional[Any] = None) -> Trainer:
         """The run at ``path`` (a run or step directory) as its latest checkpoint left it, to
         evaluate or sample from; nothing is written. ``data`` points at the run's text when it
         has moved (its content must be the same)."""
@@ -565,7 +586,7 @@ class Trainer:
         return _read_consistently(path, build)
 
     # ------------------------------------------------------------------ the loop
-    def fit(self):
+    def fit(self) -> Optional[Dict[str, float]]:
         """Train to max_steps; returns the final evaluation, or None when the run had already
         finished (nothing is written then). Ctrl-C finishes the step, checkpoints and re-raises
         KeyboardInterrupt; a second Ctrl-C stops at once, without a checkpoint."""
@@ -616,7 +637,8 @@ class Trainer:
                         rate = window_tokens / max(now - window_start, 1e-9)
                         done = self.step - first_step
                         eta = (now - started) / max(done, 1) * (config.max_steps - self.step)
-                        record = {"step": self.step, "train_loss": round(loss, 6), "lr": self.scheduler.get_last_lr()[0],
+                        record = {"step": self.step, "train_loss": round(loss, 6),
+                                  "lr": self.scheduler.get_last_lr()[0],
                                   "tokens_per_s": round(rate, 1), "elapsed_s": round(now - started, 3)}
                         self.log.progress(record, eta)
                         run_log.append(record)
@@ -656,7 +678,7 @@ def _is_run_dir(path):
     return os.path.isfile(os.path.join(path, "latest.json")) or os.path.isfile(os.path.join(path, RUN_FILE))
 
 
-def run_dir_of(path):
+def run_dir_of(path: str) -> Optional[str]:
     """The run directory ``path`` names: itself, or the run holding the step directory ``path``;
     None for a directory outside any run (a step directory copied elsewhere)."""
     if _is_run_dir(path):
@@ -770,7 +792,8 @@ def _check_size(task, config, weights=None, header=None):
     if weights is not None:
         tensors = len(one.state_dict()) + (len(two.state_dict()) - len(one.state_dict())) * (config.n_layers - 1)
         if tensors > len(header):
-            raise _misfit(weights, f"n_layers {config.n_layers} needs {tensors:,} tensors, the file holds {len(header)}")
+            raise _misfit(weights, f"n_layers {config.n_layers} needs {tensors:,} tensors, "
+                                   f"the file holds {len(header)}")
 
 
 def _count(model):

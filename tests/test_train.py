@@ -153,9 +153,12 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint_and_log(tmp_path
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint, "save_file", full_disk)
-    with pytest.raises(CheckpointWriteError, match="No space left on device; the previous checkpoint is untouched"):
+    untouched = "No space left on device; the previous checkpoint is untouched"
+    with pytest.raises(CheckpointWriteError, match=untouched) as raised:
         resumed.fit()
     monkeypatch.undo()
+    # the machine's error (cli exits 1 for OSError), and one of the checkpoint errors
+    assert isinstance(raised.value, OSError) and isinstance(raised.value, CheckpointError)
     path, _, _, meta = load_checkpoint(run)
     assert meta["step"] == 10 and os.path.basename(path) == "step-0000010"
     assert open(os.path.join(run, "log.jsonl")).read().startswith(log_before)
@@ -218,3 +221,34 @@ def test_split_loss_scores_every_window_once_in_eval_mode(tmp_path):
         assert task.split_loss("val", batch_size=batch_size) == pytest.approx(expected, rel=1e-6)
     assert trainer.model.training                                    # the mode is given back
     assert task.split_loss("train") == pytest.approx(by_hand(task.train_ids)[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("model", ["gpt", "bert", "seq2seq"])
+def test_every_task_is_a_task_with_one_samples_signature(tmp_path, model):
+    import inspect
+
+    from npformer.tasks import Task
+    trainer = Trainer(tiny(tmp_path, model=model), log=Quiet())
+    task = trainer.task
+    assert isinstance(task, Task)
+    signature = inspect.signature(type(task).samples)
+    assert signature == inspect.signature(Task.samples)
+    assert all(p.kind is not p.VAR_KEYWORD for p in signature.parameters.values())
+    texts = task.samples(1, 4, temperature=1.0, top_k=None, seed=0, prompt=None)
+    assert len(texts) == 1 and isinstance(texts[0], str)
+    whole = task.split_loss("val")
+    if model == "gpt":
+        assert isinstance(whole, float) and np.isfinite(whole)
+    else:
+        assert whole is None                # the optional capability's "not available"
+
+
+@pytest.mark.parametrize("model", ["gpt", "seq2seq"])
+def test_eval_reports_the_whole_split_loss_only_where_the_task_has_one(tmp_path, capsys, model):
+    trainer = Trainer(tiny(tmp_path, model=model, max_steps=2, eval_interval=2, checkpoint_interval=0), log=Quiet())
+    trainer.fit()
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", trainer.config.out_dir]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("step 2: train_loss ")
+    assert ("val_loss over the whole validation split" in out) == (model == "gpt")

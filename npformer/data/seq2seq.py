@@ -1,13 +1,20 @@
 """Sequence-to-sequence data: generated tasks (reverse or sort a sequence of symbols), padding
 to a batch, and length bucketing so that a batch wastes little on padding."""
+from __future__ import annotations
+
+from typing import Iterable, List, Optional, Sequence, Tuple
+
 import numpy as np
 
-from ..autograd.random import resolve
+from ..autograd.random import Generator, resolve
+from ..tokenizers.batching import pad_to_batch
 
 TASKS = ("reverse", "sort")
 
 
-def synthetic_pairs(task, count, vocab_size, min_length=4, max_length=12, first_symbol=3, generator=None):
+def synthetic_pairs(task: str, count: int, vocab_size: int, min_length: int = 4, max_length: int = 12,
+                    first_symbol: int = 3,
+                    generator: Optional[Generator] = None) -> List[Tuple[np.ndarray, np.ndarray]]:
     """``count`` (source, target) pairs of symbol ids in [first_symbol, vocab_size): the target
     is the source reversed or sorted. Ids below first_symbol stay free for pad, bos and eos."""
     if task not in TASKS:
@@ -21,23 +28,17 @@ def synthetic_pairs(task, count, vocab_size, min_length=4, max_length=12, first_
     return pairs
 
 
-def pad_batch(sequences, pad_id, length=None, prefix=(), suffix=()):
+def pad_batch(sequences: Iterable[Sequence[int]], pad_id: int, length: Optional[int] = None,
+              prefix: Sequence[int] = (), suffix: Sequence[int] = ()) -> Tuple[np.ndarray, np.ndarray]:
     """(ids (B, L), attention_mask (B, L)) with right padding; ``prefix``/``suffix`` (e.g. bos,
-    eos) are added around each sequence first."""
+    eos) are added around each sequence first. The padding is npformer.tokenizers.pad_to_batch's."""
     rows = [np.concatenate([np.asarray(prefix, np.int64), np.asarray(s, np.int64), np.asarray(suffix, np.int64)])
             for s in sequences]
-    width = max(len(r) for r in rows) if length is None else length
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for i, row in enumerate(rows):
-        if len(row) > width:
-            raise ValueError(f"sequence {i} has {len(row)} tokens, more than the padded length {width}")
-        ids[i, :len(row)] = row
-        mask[i, :len(row)] = 1
-    return ids, mask
+    return pad_to_batch(rows, pad_id, length)
 
 
-def bucket_batches(lengths, batch_size, generator=None):
+def bucket_batches(lengths: Sequence[int], batch_size: int,
+                   generator: Optional[Generator] = None) -> List[np.ndarray]:
     """Index batches of similar lengths: sort by length (ties in random order), cut into batches,
     then shuffle the batches. Deterministic for a generator's state."""
     rng = resolve(generator).numpy

@@ -20,12 +20,19 @@ tests/reliability/test_hostile_files.py:
 (measured: 2 to 5 x for float32 files; 16 x for a float16 file loaded as float64, most of it the
 float64 draws of the model's random initialisation before the file's values replace them).
 """
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Dict, List, Mapping, Optional, Union
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..autograd.dtypes import as_dtype
 from ..autograd.random import Generator
 from ..io.safetensors import dtype_kind
-from ..nn.module import state_arrays
+from ..nn.module import Module, state_arrays
 from . import bart, bert, fit, gpt2, llama, t5
 from .checkpoint import CheckpointError, read_config, read_headers, read_tensors, write_folder
 from .fields import UnsupportedModelError, config_errors, show
@@ -35,7 +42,8 @@ FAMILIES = {"gpt2": gpt2, "llama": llama, "bert": bert, "bart": bart, "marian": 
 __all__ = ["from_pretrained", "save_pretrained", "CheckpointError", "UnsupportedModelError"]
 
 
-def from_pretrained(directory, dtype=None, strict=True):
+def from_pretrained(directory: Union[str, os.PathLike], dtype: Optional[DTypeLike] = None,
+                    strict: bool = True) -> Module:
     """The npformer model for a Hugging Face checkpoint folder, in eval mode.
 
     ``dtype=None`` keeps the checkpoint's float dtype (float16 and bfloat16 become float32:
@@ -79,7 +87,8 @@ def _architecture(hf):
     return family, architectures[0]
 
 
-def load_tensors(model, tensors, family, strict=True, source="the checkpoint"):
+def load_tensors(model: Module, tensors: Mapping[str, np.ndarray], family: ModuleType, strict: bool = True,
+                 source: str = "the checkpoint") -> Dict[str, List[str]]:
     """Fill ``model`` from checkpoint tensors ({name: array}) through the family's table."""
     plan = fit.plan(model, family, fit.in_memory(tensors, source), "the model", strict)
     state = {}
@@ -90,7 +99,8 @@ def load_tensors(model, tensors, family, strict=True, source="the checkpoint"):
     return {"missing": plan.missing, "unexpected": plan.unexpected}
 
 
-def save_pretrained(model, directory, dtype=None, max_shard_size=None):
+def save_pretrained(model: Module, directory: Union[str, os.PathLike], dtype: Optional[DTypeLike] = None,
+                    max_shard_size: Optional[int] = None) -> Union[str, os.PathLike]:
     """Write ``model`` as a Hugging Face folder (config.json + model.safetensors, sharded above
     ``max_shard_size`` bytes) that transformers' from_pretrained loads."""
     family = next((f for f in (gpt2, llama, bert, bart, t5) if f.matches(model)), None)

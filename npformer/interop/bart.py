@@ -1,8 +1,18 @@
 """BART and Marian <-> npformer.models.EncoderDecoder. The two share one layout; Marian has no
 learned positions (its sinusoidal table is recomputed) and no embedding LayerNorm."""
 from ..models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from .fields import (UnsupportedModelError, activation, divides, flag, init_scale, probability, require, size, token_id,
-                     where)
+from .fields import (
+    UnsupportedModelError,
+    activation,
+    divides,
+    flag,
+    init_scale,
+    probability,
+    require,
+    size,
+    token_id,
+    where,
+)
 from .rules import per_layer, row, same
 
 MODEL_TYPES = ("bart", "marian")
@@ -62,7 +72,8 @@ def matches(model):
 def config_to_hf(model):
     c, kind = model.config, _kind(model)
     reverse = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu", "silu": "swish"}
-    config = {"model_type": kind, "architectures": ["BartForConditionalGeneration" if kind == "bart" else "MarianMTModel"],
+    architecture = "BartForConditionalGeneration" if kind == "bart" else "MarianMTModel"
+    config = {"model_type": kind, "architectures": [architecture],
               "vocab_size": c.vocab_size, "d_model": c.d_model, "encoder_attention_heads": c.n_heads,
               "decoder_attention_heads": c.n_heads, "encoder_layers": c.encoder_layers,
               "decoder_layers": c.decoder_layers, "encoder_ffn_dim": c.d_ff, "decoder_ffn_dim": c.d_ff,

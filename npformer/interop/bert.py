@@ -1,7 +1,14 @@
 """BERT and its five heads <-> npformer.models.Bert*. The body lives under "bert." in a head
 model's checkpoint and at the top level in a BertModel checkpoint; so do npformer's names."""
-from ..models.bert import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
-                           BertForSequenceClassification, BertForTokenClassification, BertModel)
+from ..models.bert import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
 from .checkpoint import CheckpointError
 from .fields import activation, divides, init_scale, number, probability, require, show, size, token_id, where
 from .rules import per_layer, same

@@ -1,15 +1,18 @@
 """Reading and writing Hugging Face checkpoint folders: config.json plus model.safetensors, or
 shards listed in model.safetensors.index.json. Only safetensors: loading never unpickles, so
 pytorch_model.bin folders are refused with a message saying how to convert them."""
+from __future__ import annotations
+
 import json
 import os
 from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 
 from ..io.atomic import write_atomic
-from ..io.files import SETTINGS_LIMIT, read_regular
 from ..io.checkpoint import CheckpointError
+from ..io.files import SETTINGS_LIMIT, read_regular
 from ..io.safetensors import dtype_kind, load_file, read_header, save_file
 
 SINGLE = "model.safetensors"
@@ -19,7 +22,7 @@ INDEX = "model.safetensors.index.json"
 class ConfigFile(dict):
     """config.json's object, remembering its path so that errors about a field can name the file."""
 
-    def __init__(self, path, values):
+    def __init__(self, path: str, values: Mapping) -> None:
         super().__init__(values)
         self.path = path
 
@@ -34,7 +37,8 @@ class StoredTensor:
     file: str
 
 
-def read_config(directory):
+def read_config(directory: str) -> ConfigFile:
+    """config.json of a checkpoint folder, checked to be a JSON object (CheckpointError otherwise)."""
     path = os.path.join(directory, "config.json")
     if not os.path.isfile(path):
         raise CheckpointError(f"{directory}: no config.json (is this a Hugging Face checkpoint folder?)")
@@ -51,7 +55,7 @@ def read_config(directory):
     return ConfigFile(path, config)
 
 
-def read_headers(directory):
+def read_headers(directory: str) -> Dict[str, StoredTensor]:
     """Every tensor of the folder as its file's header describes it ({name: StoredTensor}), in
     the order read_tensors returns them. Reads no tensor data."""
     stored = {}
@@ -61,7 +65,7 @@ def read_headers(directory):
     return stored
 
 
-def read_tensors(directory):
+def read_tensors(directory: str) -> Dict[str, np.ndarray]:
     """Every tensor of the folder, memory-mapped, by checkpoint name."""
     return {name: array for name, (array, _) in _from_each_file(directory, load_file).items()}
 
@@ -120,7 +124,8 @@ def _weight_map(index):
     return weight_map
 
 
-def write_folder(directory, config, tensors, max_shard_size=None):
+def write_folder(directory: str, config: dict, tensors: Mapping[str, np.ndarray],
+                 max_shard_size: Optional[int] = None) -> None:
     """config.json and the tensors, in one file or in shards of at most ``max_shard_size``
     bytes with an index. Each file is written atomically."""
     os.makedirs(directory, exist_ok=True)

@@ -17,14 +17,21 @@ Two things a header cannot confirm are bounded instead:
   tables; under ``strict=False`` the tensors the file lacks) may take at most as many bytes as
   the file's tensors plus ``UNFILLED_ALLOWANCE``.
 """
+from __future__ import annotations
+
 import dataclasses
 import re
+from types import ModuleType
+from typing import Callable, Dict, List, Mapping
+
+import numpy as np
 
 from ..io.safetensors import dtype_kind
-from ..nn.module import state_arrays
+from ..nn.module import Module, state_arrays
 from ..nn.shapes import shapes_only
-from .checkpoint import CheckpointError, StoredTensor
+from .checkpoint import CheckpointError, ConfigFile, StoredTensor
 from .fields import show, where
+from .rules import Rule
 
 UNFILLED_ALLOWANCE = 2 ** 20          # bytes the model may hold beyond what its files fill
 
@@ -33,19 +40,20 @@ UNFILLED_ALLOWANCE = 2 ** 20          # bytes the model may hold beyond what its
 class Plan:
     """Which checkpoint tensor fills what: ``rules`` present in the file, with the file's name
     of each rule's tensor, and the names missing from the file or unknown to the table."""
-    rules: list
-    file_names: dict
-    missing: list
-    unexpected: list
+    rules: List[Rule]
+    file_names: Dict[str, str]
+    missing: List[str]
+    unexpected: List[str]
 
 
-def in_memory(tensors, source):
+def in_memory(tensors: Mapping[str, np.ndarray], source: str) -> Dict[str, StoredTensor]:
     """{name: StoredTensor} for arrays already read (``source`` names where they came from)."""
     return {name: StoredTensor(str(array.dtype), dtype_kind(array.dtype), tuple(array.shape), array.nbytes, source)
             for name, array in tensors.items()}
 
 
-def check_layer_counts(build, config, family, stored, hf):
+def check_layer_counts(build: Callable[[object], Module], config: object, family: ModuleType,
+                       stored: Mapping[str, StoredTensor], hf: ConfigFile) -> Module:
     """Refuse a config whose layers the file does not hold, before building them all:
     ``build(config)`` makes a skeleton. Skeletons with one layer per stack, and with two in one
     stack, name that stack's tensors of layers 0 and 1; the index in those names is the layer's,
@@ -84,7 +92,8 @@ def _layer_template(name, first_layer_names):
     raise AssertionError(f"no layer index in {name!r}")                  # the tables always index layers
 
 
-def plan(model, family, stored, implied_by, strict=True):
+def plan(model: Module, family: ModuleType, stored: Mapping[str, StoredTensor], implied_by: str,
+         strict: bool = True) -> Plan:
     """Check ``stored`` against ``model`` (a skeleton or a built model) through the family's
     table; return the Plan. ``implied_by`` names what gave the model its sizes (config.json)."""
     rules = family.rules(model)
@@ -122,7 +131,7 @@ def plan(model, family, stored, implied_by, strict=True):
     return Plan(present, file_names, missing, unexpected)
 
 
-def check_unfilled(model, plan, stored, hf):
+def check_unfilled(model: Module, plan: Plan, stored: Mapping[str, StoredTensor], hf: ConfigFile) -> None:
     """Refuse a model whose arrays that no file tensor fills (computed from config.json, or
     missing under strict=False) would take more than the files' tensors plus the allowance."""
     state = state_arrays(model)
@@ -145,7 +154,7 @@ def check_unfilled(model, plan, stored, hf):
                               f"{file_bytes} bytes + {UNFILLED_ALLOWANCE}){'; check ' + check if check else ''}")
 
 
-def skeleton_builder(architecture, dtype):
+def skeleton_builder(architecture: type, dtype: np.dtype) -> Callable[[object], Module]:
     """config -> the architecture built under nn.shapes_only()."""
     def build(config):
         with shapes_only():

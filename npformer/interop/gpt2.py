@@ -70,7 +70,8 @@ def rules(model):
 
     table = [same("transformer.wte.weight", *embedding), same("transformer.wpe.weight", "embed_positions.weight")]
     table += per_layer(c.n_layers, layer)
-    table += [same("transformer.ln_f.weight", "decoder.norm.weight"), same("transformer.ln_f.bias", "decoder.norm.bias")]
+    table += [same("transformer.ln_f.weight", "decoder.norm.weight"),
+              same("transformer.ln_f.bias", "decoder.norm.bias")]
     if not c.tie_embeddings:
         table.append(same("lm_head.weight", "lm_head.weight"))
     return table

@@ -4,8 +4,19 @@ import numpy as np
 
 from ..models.gpt import GPT, GPTConfig
 from .checkpoint import CheckpointError
-from .fields import (UnsupportedModelError, divides, flag, init_scale, number, probability, require, section, show,
-                     size, where)
+from .fields import (
+    UnsupportedModelError,
+    divides,
+    flag,
+    init_scale,
+    number,
+    probability,
+    require,
+    section,
+    show,
+    size,
+    where,
+)
 from .rules import per_layer, same
 
 MODEL_TYPE = "llama"

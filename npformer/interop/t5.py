@@ -9,8 +9,7 @@ others reuse its bias, as npformer's one table per stack does.
 """
 from ..models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from .checkpoint import CheckpointError
-from .fields import (UnsupportedModelError, init_scale, number, probability, show, size, text, token_id,
-                     where)
+from .fields import UnsupportedModelError, init_scale, number, probability, show, size, text, token_id, where
 from .rules import per_layer, same
 
 MODEL_TYPES = ("t5",)

@@ -30,12 +30,15 @@ entries, which :func:`clean_run_dir` removes when the next writer starts. The di
 ``latest.json`` names is never replaced: a step is checkpointed once. Non-finite weights are
 refused, so a diverged model never replaces a good one.
 """
+from __future__ import annotations
+
 import json
 import os
 import re
 import shutil
 import tempfile
 import uuid
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -56,26 +59,29 @@ MAX_LATEST_BYTES = 4096
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or must not be written: a training checkpoint here, or a
-    Hugging Face folder (npformer.interop): missing files, a bad index, unknown names, sizes that
-    disagree, non-finite weights."""
+    """The base of every checkpoint error. Raised itself for a checkpoint that cannot be read or
+    must not be written: a training checkpoint here, or a Hugging Face folder (npformer.interop):
+    missing files, a bad index, unknown names, sizes that disagree, non-finite weights."""
 
 
-class CheckpointWriteError(OSError):
-    """The disk refused a checkpoint (full, read-only, ...); the previous checkpoint is untouched."""
+class CheckpointWriteError(OSError, CheckpointError):
+    """The disk refused a checkpoint (full, read-only, ...); the previous checkpoint is untouched.
+    An OSError first (the machine's problem, not the input's), and a CheckpointError, so one
+    ``except CheckpointError`` sees every checkpoint failure."""
 
 
-def _write_failed(step, run_dir, error):
+def _write_failed(step: int, run_dir: str, error: OSError) -> CheckpointWriteError:
     return CheckpointWriteError(error.errno, f"could not write the checkpoint for step {step} in {run_dir}: "
                                              f"{error.strerror or error}; the previous checkpoint is untouched: "
                                              f"free some space (or make the directory writable), then resume")
 
 
-def step_name(step):
+def step_name(step: int) -> str:
+    """The name of the step directory of ``step``: ``step-0002000``."""
     return f"step-{step:07d}"
 
 
-def step_of(name):
+def step_of(name: str) -> Optional[int]:
     """The step number of a step directory's name, or None for any other name."""
     match = STEP_PATTERN.fullmatch(name)
     return int(match.group(1)) if match else None
@@ -84,7 +90,7 @@ def step_of(name):
 NO_CHECKPOINT = ""        # what read_latest returns for a run that started but has no checkpoint yet
 
 
-def read_latest(run_dir):
+def read_latest(run_dir: str) -> Optional[str]:
     """The step directory name ``latest.json`` commits to; NO_CHECKPOINT when it says there is
     none yet ({"checkpoint": null}, written when a run starts); None when there is no latest.json."""
     latest = os.path.join(run_dir, LATEST)
@@ -104,7 +110,7 @@ def read_latest(run_dir):
     return name
 
 
-def mark_started(run_dir):
+def mark_started(run_dir: str) -> None:
     """Write ``latest.json`` = {"checkpoint": null} for a run that has none yet, so that a missing
     latest.json beside step directories always means damage, never a run killed early."""
     write_atomic(os.path.join(run_dir, LATEST), json.dumps({"checkpoint": None}))
@@ -119,7 +125,9 @@ def _non_finite(arrays):
     return None
 
 
-def save_checkpoint(run_dir, step, model_state, optimizer_arrays, meta, extra_files=None, keep=2):
+def save_checkpoint(run_dir: str, step: int, model_state: Mapping[str, np.ndarray],
+                    optimizer_arrays: Mapping[str, np.ndarray], meta: dict,
+                    extra_files: Optional[Mapping[str, Union[str, bytes]]] = None, keep: int = 2) -> str:
     """Write a checkpoint for ``step`` and point latest.json at it. ``extra_files`` maps file
     names to str or bytes (e.g. the tokenizer's files). Returns the step directory."""
     name = step_name(step)
@@ -167,7 +175,7 @@ def save_checkpoint(run_dir, step, model_state, optimizer_arrays, meta, extra_fi
     return final
 
 
-def prune(run_dir, keep):
+def prune(run_dir: str, keep: int) -> None:
     """Remove all but the newest ``keep`` step directories (by step number), never the one
     latest.json names. Each is renamed away before it is deleted, so a kill midway leaves a
     ``.trash-*`` directory, never a half-deleted step directory."""
@@ -184,7 +192,7 @@ def prune(run_dir, keep):
         shutil.rmtree(trash, ignore_errors=True)
 
 
-def clean_run_dir(run_dir):
+def clean_run_dir(run_dir: str) -> List[str]:
     """Remove what a killed writer left behind (staging, trash and temporary entries). Call it
     only while holding the run's lock (npformer.io.lock): a live writer's staging looks the same."""
     removed = []
@@ -202,13 +210,13 @@ def clean_run_dir(run_dir):
     return removed
 
 
-def step_directories(run_dir):
+def step_directories(run_dir: str) -> List[str]:
     """The step directories in ``run_dir``, oldest first (by step number)."""
     return [name for _, name in sorted((step_of(d), d) for d in os.listdir(run_dir)
                                        if step_of(d) is not None and os.path.isdir(os.path.join(run_dir, d)))]
 
 
-def resolve_checkpoint(path):
+def resolve_checkpoint(path: str) -> str:
     """A step directory: ``path`` itself, or the one a run directory's latest.json names."""
     if not os.path.isdir(path):
         raise CheckpointError(f"{path}: no such checkpoint directory")
@@ -229,7 +237,7 @@ def resolve_checkpoint(path):
     return path
 
 
-def read_json_object(path, limit=SETTINGS_LIMIT):
+def read_json_object(path: str, limit: int = SETTINGS_LIMIT) -> dict:
     """A JSON object from ``path`` (trainer.json, run.json) of at most ``limit`` bytes, or
     CheckpointError naming the file."""
     try:
@@ -243,12 +251,12 @@ def read_json_object(path, limit=SETTINGS_LIMIT):
     return value
 
 
-def read_meta(path):
+def read_meta(path: str) -> dict:
     """trainer.json of a step directory, as a dict."""
     return read_json_object(os.path.join(path, "trainer.json"))
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str) -> Tuple[str, Dict[str, np.ndarray], Dict[str, np.ndarray], dict]:
     """(step directory, model state, optimizer arrays, meta) of a checkpoint or run directory."""
     path = resolve_checkpoint(path)
     meta = read_meta(path)

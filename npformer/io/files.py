@@ -5,8 +5,13 @@ or reads beside checkpoints, no larger than a limit, checked before a byte is re
 The check is on the opened file (``fstat``), not the name, so nothing can be swapped in
 between; a FIFO is opened without blocking so that it can be refused.
 """
+from __future__ import annotations
+
 import os
 import stat
+from typing import BinaryIO, Callable, Optional, Type, Union
+
+from .atomic import PathLike
 
 # Limits for files that hold settings, not weights: config.json, trainer.json, run.json, a
 # --config file, tokenizer_config.json, an index (the largest real ones are a few MB), and the
@@ -15,7 +20,8 @@ SETTINGS_LIMIT = 64 * 2 ** 20
 TOKENIZER_LIMIT = 512 * 2 ** 20
 
 
-def open_regular(path, error, limit=None, follow_links=True):
+def open_regular(path: PathLike, error: Union[Type[Exception], Callable[[str], Exception]],
+                 limit: Optional[int] = None, follow_links: bool = True) -> BinaryIO:
     """``path`` opened for binary reading, once it is known to be a regular file of at most
     ``limit`` bytes. Otherwise the problem is raised as ``error``: an exception class (given
     "PATH: problem") or a function of the problem that returns the exception. OSError from
@@ -50,7 +56,8 @@ def open_regular(path, error, limit=None, follow_links=True):
         raise
 
 
-def read_regular(path, error, limit=None, follow_links=True):
+def read_regular(path: PathLike, error: Union[Type[Exception], Callable[[str], Exception]],
+                 limit: Optional[int] = None, follow_links: bool = True) -> bytes:
     """The bytes of ``path``, under the checks of :func:`open_regular`."""
     with open_regular(path, error, limit, follow_links) as f:
         return f.read()

@@ -9,6 +9,8 @@ Within one process the lock is re-entrant: the command line takes it before buil
 the training loop takes it again, sharing one hold. Each RunLock object holds it at most once
 (``with lock:`` after ``lock.acquire()`` does not count twice), and releases its own hold.
 """
+from __future__ import annotations
+
 import errno
 import os
 
@@ -31,12 +33,12 @@ _held = {}                                    # real path -> [file, count] of th
 class RunLock:
     """``with RunLock(run_dir): ...`` holds the directory's lock, or raises RunLockedError."""
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir: str) -> None:
         self.run_dir = run_dir
         self.key = os.path.realpath(run_dir)
         self.held = False                     # by this object: acquire() and release() pair up per object
 
-    def acquire(self):
+    def acquire(self) -> RunLock:
         if self.held:
             return self
         if self.key in _held:
@@ -67,7 +69,7 @@ class RunLock:
         self.held = True
         return self
 
-    def release(self):
+    def release(self) -> None:
         entry = _held.get(self.key)
         if not self.held or entry is None:
             return
@@ -78,10 +80,10 @@ class RunLock:
             _unlock(entry[0])
             entry[0].close()
 
-    def __enter__(self):
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 

@@ -11,10 +11,13 @@ Three things keep it JSON lines whatever happens to the process:
   (a torn tail, and records of steps that will be trained again), so each step appears once.
   The repaired file replaces the old one atomically.
 """
+from __future__ import annotations
+
 import errno
 import json
 import math
 import os
+from typing import Any, List, Tuple
 
 from .atomic import write_atomic
 from .files import read_regular
@@ -24,7 +27,7 @@ class RunLogError(OSError):
     """The log could not be written (a full disk, a read-only place)."""
 
 
-def strict(value):
+def strict(value: Any) -> Any:
     """``value`` with every non-finite float replaced by None, so json.dumps(allow_nan=False) holds."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -35,7 +38,7 @@ def strict(value):
     return value
 
 
-def read_records(path):
+def read_records(path: str) -> Tuple[List[dict], int]:
     """(records, dropped_lines): the log's complete JSON-object lines, and how many lines were
     not (a torn tail or damage). A missing file has no records."""
     try:
@@ -66,11 +69,11 @@ def _refuse(name):
 class RunLog:
     """Appends records to ``path``; :meth:`open` first repairs the file for a run at ``step``."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         self._file = None
 
-    def open(self, step):
+    def open(self, step: int) -> int:
         """Keep the records of steps <= ``step`` (0 for a fresh run: none), drop the rest and any
         damaged line, then open for appending. Returns the number of lines dropped."""
         records, dropped = read_records(self.path)
@@ -90,7 +93,7 @@ class RunLog:
                                            f"{_advice(error)}") from None
         return dropped
 
-    def append(self, record):
+    def append(self, record: dict) -> None:
         data = _line(record).encode("utf-8")
         try:
             written = self._file.write(data)
@@ -100,15 +103,15 @@ class RunLog:
             raise RunLogError(error.errno, f"could not append to {self.path}: {error.strerror or error}; "
                                            f"{_advice(error)} (a torn last line is repaired then)") from None
 
-    def close(self):
+    def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def __enter__(self):
+    def __enter__(self) -> RunLog:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -49,11 +49,12 @@ import mmap as _mmap
 import os
 import struct
 import sys
-import uuid
 from collections.abc import Mapping
+from typing import Dict, Optional, Union
 
 import numpy as np
 
+from .atomic import PathLike, atomic_writer
 from .files import open_regular
 
 __all__ = ["SafetensorsError", "load_file", "save_file", "load_metadata", "read_header", "dtype_kind",
@@ -100,7 +101,7 @@ _WRITE_BLOCK = 1 << 24
 class SafetensorsError(ValueError):
     """A safetensors file is malformed. ``path`` is the file, ``problem`` what is wrong."""
 
-    def __init__(self, path, problem):
+    def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path
         self.problem = problem
@@ -110,7 +111,7 @@ class _Problem(Exception):
     """Raised inside header parsing; turned into SafetensorsError with the path."""
 
 
-def dtype_kind(dtype):
+def dtype_kind(dtype: Union[str, np.dtype, type]) -> str:
     """The kind of value a safetensors dtype code ("F32", "BF16", "I64", ...) or a NumPy dtype
     holds: "float", "int" (signed or unsigned), "bool" or "complex".
 
@@ -134,14 +135,14 @@ def dtype_kind(dtype):
 # bfloat16
 # ---------------------------------------------------------------------------------------------
 
-def bfloat16_bits_to_float32(bits):
+def bfloat16_bits_to_float32(bits: np.ndarray) -> np.ndarray:
     """uint16 bfloat16 bit patterns -> float32 values (exact: bfloat16 is a float32's top half)."""
     wide = np.asarray(bits, dtype=np.uint16).astype(np.uint32)
     wide <<= np.uint32(16)
     return wide.view(np.float32)
 
 
-def float32_to_bfloat16_bits(x):
+def float32_to_bfloat16_bits(x: np.ndarray) -> np.ndarray:
     """Values -> uint16 bfloat16 bit patterns, rounded to nearest, ties to even (as torch).
 
     Values are taken as float32 first (float64 therefore rounds twice, exactly as torch's
@@ -354,7 +355,7 @@ def _open(path):
     return open_regular(path, lambda problem: SafetensorsError(path, problem))
 
 
-def read_header(path):
+def read_header(path: PathLike) -> Dict[str, dict]:
     """The checked header: {name: {"dtype": str, "shape": tuple, "data_offsets": (begin, end)}},
     in header order, without ``__metadata__`` (see :func:`load_metadata`). Reads no tensor data.
     """
@@ -365,7 +366,7 @@ def read_header(path):
             for name, (code, shape, begin, end) in entries.items()}
 
 
-def load_metadata(path):
+def load_metadata(path: PathLike) -> Dict[str, str]:
     """The file's ``__metadata__`` as a dict of strings ({} when it has none)."""
     path = os.fspath(path)
     with _open(path) as f:
@@ -373,7 +374,7 @@ def load_metadata(path):
     return dict(metadata or {})
 
 
-def load_file(path, mmap=True):
+def load_file(path: PathLike, mmap: bool = True) -> Dict[str, np.ndarray]:
     """Loads every tensor of a safetensors file: {name: np.ndarray}, in header order.
 
     With ``mmap=True`` (default) the arrays are read-only views into one read-only memory map
@@ -474,20 +475,8 @@ def _header_bytes(prepared, metadata):
     return text + b" " * (-len(text) % 8)      # the data buffer starts 8-byte aligned
 
 
-def _fsync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return                                # e.g. Windows: directories cannot be opened
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def save_file(tensors, path, metadata=None, *, dtypes=None):
+def save_file(tensors: Mapping[str, np.ndarray], path: PathLike, metadata: Optional[Mapping[str, str]] = None, *,
+              dtypes: Optional[Mapping[str, str]] = None) -> None:
     """Writes ``tensors`` ({str: np.ndarray}) to ``path`` as a safetensors file, atomically.
 
     The file is written to a temporary file in the same directory, flushed to disk, then
@@ -538,32 +527,10 @@ def save_file(tensors, path, metadata=None, *, dtypes=None):
     prepared = [(code, name, array) for _, _, code, name, array in prepared]
     header = _header_bytes(prepared, metadata)
 
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    target = os.path.realpath(path)             # replace a symlink's target, not the link
-    directory, base = os.path.split(target)
-    while True:
-        temporary = os.path.join(directory, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                         | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(header)))
-            f.write(header)
-            for _, _, array in prepared:
-                _write_array(f, array)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory or ".")
+    # the one atomic writer (npformer.io.atomic): a symlink's target is replaced, not the link,
+    # and the directory is flushed too, since a safetensors file is usually written alone
+    with atomic_writer(path, follow_symlinks=True, sync_directory=True) as f:
+        f.write(struct.pack("<Q", len(header)))
+        f.write(header)
+        for _, _, array in prepared:
+            _write_array(f, array)

@@ -3,7 +3,10 @@
 Each reads and writes the files of the Hugging Face tokenizers of its kind, and all share the
 ``Tokenizer`` base class: ``encode(text) -> list[int]``, ``decode(ids) -> str``, and the batch
 call ``tokenizer(texts, text_pair=None, padding=True, truncation=False, max_length=None)``
-returning ``input_ids``, ``attention_mask`` and ``token_type_ids`` as NumPy arrays.
+returning ``input_ids``, ``attention_mask`` and ``token_type_ids`` as NumPy arrays (padded by
+``pad_to_batch``, the one padding helper, which npformer.data and the training tasks use too).
+Special tokens have roles (``eos_token``, ``pad_token``, ...: the table ``SPECIAL_TOKEN_ROLES``),
+each readable and settable as an attribute, with its id beside it (``tokenizer.eos_token_id``).
 
 ``load(directory)`` recognizes a Hugging Face tokenizer folder:
 
@@ -24,26 +27,40 @@ FileFormatError naming it. The memory bound, tested in tests/reliability:
 (measured: 12 to 33 x, up to 71 x for a vocab.txt of two-character tokens, whose Python
 strings and table entries take about 200 bytes per 3-byte line).
 """
+from __future__ import annotations
+
 import os
+from typing import Union
 
 from .base import AddedToken, BatchEncoding, Tokenizer
+from .batching import pad_to_batch
 from .bpe import BPE, ByteLevelBPETokenizer, train_bpe
 from .bytelevel import BYTE_TO_CHAR, bytes_to_unicode, pretokenize
 from .char import CharTokenizer
-from .hf_files import (FileFormatError, _show, check_id_range, read_merges_txt, read_special_config,
-                       read_tokenizer_json, read_vocab_json, read_vocab_txt)
+from .hf_files import (
+    FileFormatError,
+    _show,
+    check_id_range,
+    read_merges_txt,
+    read_special_config,
+    read_tokenizer_json,
+    read_vocab_json,
+    read_vocab_txt,
+)
+from .roles import SPECIAL_ROLES, SPECIAL_TOKEN_ROLES, SpecialTokenNames
 from .wordpiece import BasicTokenizer, WordPieceTokenizer
 
 __all__ = ["AddedToken", "BatchEncoding", "Tokenizer", "CharTokenizer", "ByteLevelBPETokenizer",
            "WordPieceTokenizer", "BasicTokenizer", "BPE", "train_bpe", "bytes_to_unicode",
-           "BYTE_TO_CHAR", "pretokenize", "load", "FileFormatError"]
+           "BYTE_TO_CHAR", "pretokenize", "load", "FileFormatError", "pad_to_batch", "SPECIAL_TOKEN_ROLES",
+           "SPECIAL_ROLES", "SpecialTokenNames"]
 
 # transformers writes int(1e30) for "no limit"
 _NO_LIMIT = 10 ** 12
 _KIND_NAMES = {int: "an integer", str: "a string"}
 
 
-def load(directory):
+def load(directory: Union[str, os.PathLike]) -> Tokenizer:
     """Load the tokenizer of a Hugging Face tokenizer folder (see the module docstring).
 
     Malformed or hostile files raise FileFormatError naming the file (see hf_files); a folder
@@ -86,8 +103,7 @@ def _load(directory):
             **_known_roles(roles, vocab, special))
     elif has("vocab.txt"):
         tokens = read_vocab_txt(os.path.join(directory, "vocab.txt"))
-        kwargs = {role: roles[role] for role in ("unk_token", "sep_token", "cls_token", "pad_token", "mask_token")
-                  if role in roles}
+        kwargs = {role: roles[role] for role in WordPieceTokenizer.ROLES if role in roles}
         tokenizer = WordPieceTokenizer(
             tokens, do_lower_case=config.get("do_lower_case", True), strip_accents=config.get("strip_accents"),
             tokenize_chinese_chars=config.get("tokenize_chinese_chars", True),
@@ -226,8 +242,7 @@ def _from_tokenizer_json(path, roles):
         unk = _option(path, model, "unk_token", "[UNK]", str)
         by_role = dict(roles)
         by_role.update(cls_token=cls_token, sep_token=sep_token, unk_token=unk)
-        kwargs = {role: by_role.get(role)
-                  for role in ("unk_token", "sep_token", "cls_token", "pad_token", "mask_token")}
+        kwargs = {role: by_role.get(role) for role in WordPieceTokenizer.ROLES}
         max_chars = _option(path, model, "max_input_chars_per_word", 100, int)
         if max_chars < 1:
             raise FileFormatError(f"{path}: model.max_input_chars_per_word is {max_chars}; expected a positive "

@@ -13,17 +13,20 @@ usual case for special tokens such as ``<|endoftext|>`` or ``[MASK]``) are found
 raw text, leftmost and then longest; each piece between them is normalized; added tokens with
 ``normalized=True`` are then found in the normalized pieces; what is left goes to the model.
 """
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .batching import pad_to_batch
+from .roles import SPECIAL_ROLES, SPECIAL_TOKEN_ROLES, SpecialTokenNames
 from .unicode_classes import WHITE_SPACE, chars_to_ranges, ranges_to_class
 
 __all__ = ["AddedToken", "BatchEncoding", "Tokenizer", "SPECIAL_ROLES"]
 
-SPECIAL_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
-                 "mask_token")
 
 _PADDING = {True: "longest", "longest": "longest", "max_length": "max_length", False: None,
             "do_not_pad": None, None: None}
@@ -47,6 +50,13 @@ class AddedToken:
     def __post_init__(self):
         if not isinstance(self.content, str) or not self.content:
             raise ValueError(f"an added token must be a non-empty string, got {self.content!r}")
+
+
+# what the API takes: a token as a str or an AddedToken; a vocabulary as token -> id or a list of
+# tokens by id; a sequence of ids as a list or a 1-D integer array
+TokenLike = Union[str, AddedToken]
+Vocab = Union[Mapping[str, int], Sequence[str]]
+Ids = Union[Sequence[int], np.ndarray]
 
 
 class BatchEncoding(dict):
@@ -79,13 +89,17 @@ class Tokenizer:
 
     ``padding_side`` ("right" or "left") and ``truncation_side`` are attributes that the batch
     call may override per call; ``model_max_length`` (None by default) is used when padding to
-    ``"max_length"`` or truncating without an explicit ``max_length``."""
+    ``"max_length"`` or truncating without an explicit ``max_length``.
+
+    Every special-token role of npformer.tokenizers.roles has two attributes, defined below the
+    class from the role table: ``eos_token`` (the token or None; assigning sets the role, as
+    ``add_special_tokens({"eos_token": ...})`` does) and ``eos_token_id`` (its id or None)."""
 
     padding_side = "right"
     truncation_side = "right"
     model_max_length = None
 
-    def __init__(self, vocab, added_tokens=(), **roles):
+    def __init__(self, vocab: Vocab, added_tokens: Iterable[TokenLike] = (), **roles: TokenLike) -> None:
         self._splitters = None
         self._set_vocab(vocab)
         self._added = {}
@@ -114,31 +128,31 @@ class Tokenizer:
         self._tokens = tokens
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         """Number of ids: one more than the largest id, added tokens included."""
         return len(self._tokens)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._tokens)
 
-    def get_vocab(self):
+    def get_vocab(self) -> Dict[str, int]:
         """token -> id, added tokens included (a copy)."""
         return dict(self._vocab)
 
-    def token_to_id(self, token):
+    def token_to_id(self, token: str) -> Optional[int]:
         """The id of ``token``, or None."""
         return self._vocab.get(token)
 
-    def id_to_token(self, index):
+    def id_to_token(self, index: int) -> str:
         """The token of ``index``; IndexError when it is out of range or unassigned."""
         return self._tokens[self._check_id(index, 0)]
 
-    def convert_tokens_to_ids(self, tokens):
+    def convert_tokens_to_ids(self, tokens: Union[str, Iterable[str]]) -> Union[Optional[int], List[Optional[int]]]:
         if isinstance(tokens, str):
             return self._vocab.get(tokens)
         return [self._vocab.get(t) for t in tokens]
 
-    def convert_ids_to_tokens(self, ids):
+    def convert_ids_to_tokens(self, ids: Union[int, Ids]) -> Union[str, List[str]]:
         if isinstance(ids, (int, np.integer)):
             return self.id_to_token(ids)
         return [self._tokens[i] for i in self._check_ids(ids)]
@@ -150,7 +164,7 @@ class Tokenizer:
         return self._vocab[token]
 
     # ----------------------------------------------------------------- added / special tokens
-    def add_tokens(self, tokens, special=False):
+    def add_tokens(self, tokens: Union[TokenLike, Iterable[TokenLike]], special: bool = False) -> int:
         """Register tokens that are never split; a token not in the vocabulary gets the next id.
         Returns how many were new to the vocabulary."""
         if isinstance(tokens, (str, AddedToken)):
@@ -164,7 +178,8 @@ class Tokenizer:
         self._splitters = None
         return new
 
-    def add_special_tokens(self, tokens):
+    def add_special_tokens(self, tokens: Union[Mapping[str, Optional[TokenLike]], TokenLike, Iterable[TokenLike]]
+                           ) -> Optional[int]:
         """``add_tokens`` with ``special=True``; also accepts a dict role -> token, as in
         ``{"pad_token": "[PAD]"}``."""
         if isinstance(tokens, dict):
@@ -185,20 +200,20 @@ class Tokenizer:
         self._roles[role] = token.content
 
     @property
-    def added_tokens(self):
+    def added_tokens(self) -> Dict[str, AddedToken]:
         """content -> AddedToken, in the order they were added."""
         return dict(self._added)
 
     @property
-    def all_special_tokens(self):
+    def all_special_tokens(self) -> List[str]:
         return [t for t, a in self._added.items() if a.special]
 
     @property
-    def all_special_ids(self):
+    def all_special_ids(self) -> List[int]:
         return [self._vocab[t] for t in self.all_special_tokens]
 
     @property
-    def special_tokens_map(self):
+    def special_tokens_map(self) -> Dict[str, str]:
         """role -> token, for the roles that are set."""
         return dict(self._roles)
 
@@ -243,7 +258,8 @@ class Tokenizer:
         return pieces
 
     @staticmethod
-    def count_training_words(texts, special_tokens, words_of):
+    def count_training_words(texts: Union[str, Iterable[str]], special_tokens: Iterable[TokenLike],
+                             words_of: Callable[[str], Iterable[str]]) -> Dict[str, int]:
         """{word: count} over the training ``texts`` (a str or a list of str): the text between
         ``special_tokens`` (never counted themselves) cut into words by ``words_of(piece)``.
         The trainers of every tokenizer kind share this; each supplies its own word splitter."""
@@ -277,7 +293,7 @@ class Tokenizer:
             return list(ids), [0] * len(ids)
         return list(ids) + list(pair_ids), [0] * len(ids) + [1] * len(pair_ids)
 
-    def num_special_tokens_to_add(self, pair=False):
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
         ids, _ = self._post_process([], [] if pair else None)
         return len(ids)
 
@@ -298,7 +314,7 @@ class Tokenizer:
                     ids.extend(self._encode_normalized(inner))
         return ids
 
-    def encode(self, text, text_pair=None, add_special_tokens=True):
+    def encode(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = True) -> List[int]:
         """Token ids of ``text`` (and ``text_pair``), with the kind's special tokens when
         ``add_special_tokens`` (BERT: ``[CLS] text [SEP] pair [SEP]``; byte-level BPE: none)."""
         ids = self._encode_text(_check_text(text))
@@ -307,7 +323,7 @@ class Tokenizer:
             return ids if pair is None else ids + pair
         return self._post_process(ids, pair)[0]
 
-    def tokenize(self, text, text_pair=None, add_special_tokens=False):
+    def tokenize(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = False) -> List[str]:
         """Token strings of ``text`` (no special tokens added unless asked)."""
         return [self._tokens[i] for i in self.encode(text, text_pair, add_special_tokens=add_special_tokens)]
 
@@ -337,7 +353,7 @@ class Tokenizer:
             raise TypeError(f"decode takes a sequence of ids, got {type(ids).__name__}")
         return [self._check_id(i, k) for k, i in enumerate(ids)]
 
-    def decode(self, ids, skip_special_tokens=False):
+    def decode(self, ids: Ids, skip_special_tokens: bool = False) -> str:
         """Text of ``ids``. IndexError names any id outside the vocabulary."""
         ids = self._check_ids(ids)
         tokens = [self._tokens[i] for i in ids]
@@ -345,25 +361,12 @@ class Tokenizer:
             tokens = [t for t in tokens if not (t in self._added and self._added[t].special)]
         return self._decode_tokens(tokens)
 
-    def batch_decode(self, sequences, skip_special_tokens=False):
+    def batch_decode(self, sequences: Union[np.ndarray, Iterable[Ids]], skip_special_tokens: bool = False) -> List[str]:
         if isinstance(sequences, np.ndarray) and sequences.ndim != 2:
             raise ValueError(f"batch_decode takes a 2-D array or a list of sequences, got shape {sequences.shape}")
         return [self.decode(ids, skip_special_tokens=skip_special_tokens) for ids in sequences]
 
     # ----------------------------------------------------------------- batch call
-    @property
-    def pad_token(self):
-        return self._roles.get("pad_token")
-
-    @pad_token.setter
-    def pad_token(self, token):
-        self._set_role("pad_token", token)
-
-    @property
-    def pad_token_id(self):
-        token = self._roles.get("pad_token")
-        return None if token is None else self._vocab[token]
-
     def _truncate(self, a, b, budget, strategy, side):
         """Hugging Face tokenizers' truncation of one sequence or a pair to ``budget`` ids."""
         def cut(ids, n):
@@ -399,9 +402,12 @@ class Tokenizer:
             return cut(a, len(a) - remove), b
         return a, cut(b, len(b) - remove)
 
-    def __call__(self, text, text_pair=None, *, add_special_tokens=True, padding=True,
-                 truncation=False, max_length=None, padding_side=None, truncation_side=None,
-                 return_attention_mask=True, return_token_type_ids=True, return_tensors="np"):
+    def __call__(self, text: Union[str, Sequence[str]], text_pair: Union[str, Sequence[str], None] = None, *,
+                 add_special_tokens: bool = True, padding: Union[bool, str, None] = True,
+                 truncation: Union[bool, str, None] = False, max_length: Optional[int] = None,
+                 padding_side: Optional[str] = None, truncation_side: Optional[str] = None,
+                 return_attention_mask: bool = True, return_token_type_ids: bool = True,
+                 return_tensors: Optional[str] = "np") -> BatchEncoding:
         """Encode a string or a batch of strings (optionally with pairs) into NumPy arrays.
 
         Returns a BatchEncoding with ``input_ids``, ``attention_mask`` (1 on tokens, 0 on
@@ -491,19 +497,37 @@ class Tokenizer:
                              "tokenizer.pad_token = tokenizer.eos_token or tokenizer.add_special_tokens("
                              "{'pad_token': '<pad>'})")
 
-        batch = len(rows)
-        input_ids = np.full((batch, width), pad_id if pad_id is not None else 0, dtype=np.int64)
-        token_type_ids = np.zeros((batch, width), dtype=np.int64)
-        attention_mask = np.zeros((batch, width), dtype=np.int64)
-        for i, (ids, type_ids) in enumerate(zip(rows, types)):
-            n = len(ids)
-            where = slice(0, n) if padding_side == "right" else slice(width - n, width)
-            input_ids[i, where] = ids
-            token_type_ids[i, where] = type_ids
-            attention_mask[i, where] = 1
+        # no pad token is needed when nothing is padded: any id fills the (empty) padding then
+        input_ids, attention_mask = pad_to_batch(rows, 0 if pad_id is None else pad_id, width, padding_side)
+        token_type_ids, _ = pad_to_batch(types, 0, width, padding_side)
         out = BatchEncoding(input_ids=input_ids)
         if return_token_type_ids:
             out["token_type_ids"] = token_type_ids
         if return_attention_mask:
             out["attention_mask"] = attention_mask
         return out
+
+
+def _role_attributes(names: SpecialTokenNames) -> Tuple[property, property]:
+    """The two attributes of one role: ``<role>_token`` (its token, None when unset; assigning
+    sets the role as ``add_special_tokens`` does) and ``<role>_token_id`` (read only)."""
+    def token(self: Tokenizer) -> Optional[str]:
+        return self._roles.get(names.token)
+
+    def set_token(self: Tokenizer, value: Optional[TokenLike]) -> None:
+        self._set_role(names.token, value)
+
+    def token_id(self: Tokenizer) -> Optional[int]:
+        content = self._roles.get(names.token)
+        return None if content is None else self._vocab[content]
+
+    return (property(token, set_token, doc=f"The {names.token} (a str), or None when this tokenizer has none."),
+            property(token_id, doc=f"The id of the {names.token}, or None when this tokenizer has none."))
+
+
+# every role of the table gets its pair of attributes: tokenizer.eos_token, tokenizer.eos_token_id, ...
+for _names in SPECIAL_TOKEN_ROLES.values():
+    _token, _token_id = _role_attributes(_names)
+    setattr(Tokenizer, _names.token, _token)
+    setattr(Tokenizer, _names.token_id, _token_id)
+del _names, _token, _token_id

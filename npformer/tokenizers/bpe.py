@@ -23,13 +23,15 @@ The trainer, as in Hugging Face tokenizers' BpeTrainer (same order of ids, same 
 Training stops when the vocabulary reaches ``vocab_size`` or the best count is below
 ``min_frequency``.
 """
+from __future__ import annotations
+
 import heapq
 import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .base import AddedToken, Tokenizer
+from .base import AddedToken, Tokenizer, TokenLike
 from .bytelevel import BYTE_TO_CHAR, CHAR_TO_BYTE, pretokenize, text_to_symbols
-from .hf_files import (FileFormatError, read_merges_txt, read_vocab_json, write_json, write_merges_txt,
-                       write_vocab_json)
+from .hf_files import FileFormatError, read_merges_txt, read_vocab_json, write_json, write_merges_txt, write_vocab_json
 
 __all__ = ["BPE", "train_bpe", "ByteLevelBPETokenizer"]
 
@@ -43,7 +45,9 @@ class BPE:
     in Hugging Face tokenizers.
     """
 
-    def __init__(self, vocab, merges, continuing_subword_prefix=None, ignore_merges=False, source="merges"):
+    def __init__(self, vocab: Dict[str, int], merges: Sequence[Sequence],
+                 continuing_subword_prefix: Optional[str] = None, ignore_merges: bool = False,
+                 source: str = "merges") -> None:
         self.vocab = vocab
         self.continuing_subword_prefix = continuing_subword_prefix
         self.ignore_merges = ignore_merges
@@ -67,7 +71,7 @@ class BPE:
             self.merges.append((left, right))
             self.ranks[(vocab[left], vocab[right])] = (rank, vocab[merged])
 
-    def merge_word(self, ids):
+    def merge_word(self, ids: Sequence[int]) -> List[int]:
         """Apply the merges to a word given as symbol ids; returns the merged ids."""
         n = len(ids)
         if n < 2:
@@ -115,9 +119,11 @@ class BPE:
         return [s for s, a in zip(symbols, alive) if a]
 
 
-def train_bpe(word_counts, vocab_size, min_frequency=0, special_tokens=(), initial_alphabet=(),
-              limit_alphabet=None, continuing_subword_prefix=None, max_token_length=None,
-              _replay=None):
+def train_bpe(word_counts: Mapping[str, int], vocab_size: int, min_frequency: int = 0,
+              special_tokens: Iterable[str] = (), initial_alphabet: Iterable[str] = (),
+              limit_alphabet: Optional[int] = None, continuing_subword_prefix: Optional[str] = None,
+              max_token_length: Optional[int] = None,
+              _replay=None) -> Tuple[Dict[str, int], List[Tuple[str, str]]]:
     """Learn BPE merges from ``word_counts`` (word -> count); see the module docstring.
 
     Returns ``(vocab, merges)``: token -> id, and the merges as ``(left, right)`` strings in
@@ -275,8 +281,10 @@ class ByteLevelBPETokenizer(Tokenizer):
     word up in the vocabulary before merging (newer tokenizer.json files).
     """
 
-    def __init__(self, vocab, merges, special_tokens=None, add_prefix_space=False,
-                 ignore_merges=False, cache_capacity=100_000, source="merges", **roles):
+    def __init__(self, vocab: Mapping[str, int], merges: Sequence[Sequence],
+                 special_tokens: Optional[Iterable[TokenLike]] = None, add_prefix_space: bool = False,
+                 ignore_merges: bool = False, cache_capacity: int = 100_000, source: str = "merges",
+                 **roles: TokenLike) -> None:
         vocab = dict(vocab)
         self.model = BPE(vocab, merges, ignore_merges=ignore_merges, source=source)
         if special_tokens is None:
@@ -297,7 +305,7 @@ class ByteLevelBPETokenizer(Tokenizer):
         return [t for t in sorted(vocab, key=vocab.get) if t not in reachable]
 
     @property
-    def merges(self):
+    def merges(self) -> List[Tuple[str, str]]:
         return list(self.model.merges)
 
     # ------------------------------------------------------------------ encode
@@ -349,13 +357,13 @@ class ByteLevelBPETokenizer(Tokenizer):
 
     # ------------------------------------------------------------------ files
     @classmethod
-    def from_files(cls, vocab_path, merges_path, **kwargs):
+    def from_files(cls, vocab_path: str, merges_path: str, **kwargs: Any) -> ByteLevelBPETokenizer:
         """Load ``vocab.json`` and ``merges.txt``."""
         vocab = read_vocab_json(vocab_path)
         merges = read_merges_txt(merges_path)
         return cls(vocab, merges, source=os.fspath(merges_path), **kwargs)
 
-    def save(self, directory):
+    def save(self, directory: str) -> str:
         """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` (special tokens,
         ``add_prefix_space``) into ``directory``, in the formats Hugging Face reads."""
         os.makedirs(directory, exist_ok=True)
@@ -377,8 +385,9 @@ class ByteLevelBPETokenizer(Tokenizer):
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def train(cls, texts, vocab_size=30000, min_frequency=2, special_tokens=(), add_prefix_space=False,
-              max_token_length=None, **roles):
+    def train(cls, texts: Union[str, Iterable[str]], vocab_size: int = 30000, min_frequency: int = 2,
+              special_tokens: Iterable[str] = (), add_prefix_space: bool = False,
+              max_token_length: Optional[int] = None, **roles: TokenLike) -> ByteLevelBPETokenizer:
         """Train on ``texts`` (a str, or an iterable of str such as the lines of a file).
 
         As ``tokenizers.ByteLevelBPETokenizer.train_from_iterator``: the alphabet is all 256
@@ -391,7 +400,8 @@ class ByteLevelBPETokenizer(Tokenizer):
         return cls(vocab, merges, special_tokens=list(special_tokens), add_prefix_space=add_prefix_space, **roles)
 
     @staticmethod
-    def count_words(texts, special_tokens=(), add_prefix_space=False):
+    def count_words(texts: Union[str, Iterable[str]], special_tokens: Iterable[TokenLike] = (),
+                    add_prefix_space: bool = False) -> Dict[str, int]:
         """Byte-level words of ``texts`` and their counts, as the trainer sees them."""
         def words_of(piece):
             return pretokenize(" " + piece if add_prefix_space and not piece.startswith(" ") else piece)

@@ -33,8 +33,11 @@ and Oniguruma, so the two produce the same words wherever their character classe
 can disagree only on code points unassigned in this Python's Unicode database but assigned in
 Oniguruma's (Unicode 16 in tokenizers 0.23): the test suite checks every other code point.
 """
+from __future__ import annotations
+
 import functools
 import re
+from typing import Dict, List, Optional
 
 from .unicode_classes import category_class, white_space_class
 
@@ -44,7 +47,7 @@ __all__ = ["bytes_to_unicode", "BYTE_TO_CHAR", "CHAR_TO_BYTE", "GPT2_PATTERN", "
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
-def bytes_to_unicode():
+def bytes_to_unicode() -> Dict[int, str]:
     """GPT-2's table: byte value -> the printable character that stands for it."""
     printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
                  + list(range(ord("®"), ord("ÿ") + 1)))
@@ -64,7 +67,7 @@ _LATIN1_TO_SYMBOL = {b: c for b, c in BYTE_TO_CHAR.items()}
 
 
 @functools.lru_cache(maxsize=None)
-def gpt2_regex():
+def gpt2_regex() -> re.Pattern:
     """GPT2_PATTERN compiled for Python's ``re``, with ``\\p{L}``, ``\\p{N}``, ``\\s`` and
     ``\\S`` replaced by explicit classes."""
     letters, numbers, space = category_class(("L",)), category_class(("N",)), white_space_class()
@@ -74,12 +77,12 @@ def gpt2_regex():
     return re.compile(pattern)
 
 
-def pretokenize(text):
+def pretokenize(text: str) -> List[str]:
     """GPT-2's words of ``text``; their concatenation is ``text``."""
     return gpt2_regex().findall(text)
 
 
-def text_to_symbols(text):
+def text_to_symbols(text: str) -> str:
     """The byte-level symbols of ``text``: one character per UTF-8 byte.
 
     Raises ValueError for a lone surrogate, which has no UTF-8 encoding."""
@@ -93,7 +96,7 @@ def text_to_symbols(text):
     return raw.decode("latin-1").translate(_LATIN1_TO_SYMBOL)
 
 
-def symbols_to_bytes(symbols):
+def symbols_to_bytes(symbols: str) -> Optional[bytes]:
     """Inverse of ``text_to_symbols`` before UTF-8 decoding, or None when a character is not a
     byte symbol."""
     try:

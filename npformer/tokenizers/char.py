@@ -5,10 +5,14 @@ sorted by code point. A character outside it is handled explicitly, never droppe
 with ``unk_token`` set it becomes that token; without one, ``encode`` raises ValueError naming
 the character and its position.
 """
-import os
+from __future__ import annotations
 
-from .base import SPECIAL_ROLES, AddedToken, Tokenizer
+import os
+from typing import Iterable, Optional, Union
+
+from .base import AddedToken, Tokenizer, TokenLike, Vocab
 from .hf_files import FileFormatError, read_json, read_vocab_json, write_json, write_vocab_json
+from .roles import SPECIAL_ROLES
 
 __all__ = ["CharTokenizer"]
 
@@ -16,7 +20,8 @@ __all__ = ["CharTokenizer"]
 class CharTokenizer(Tokenizer):
     """Characters to ids. ``vocab``: token -> id (single characters plus special tokens)."""
 
-    def __init__(self, vocab, special_tokens=(), unk_token=None, **roles):
+    def __init__(self, vocab: Vocab, special_tokens: Iterable[TokenLike] = (), unk_token: Optional[str] = None,
+                 **roles: TokenLike) -> None:
         special = [AddedToken(t) if isinstance(t, str) else t for t in special_tokens]
         if unk_token is not None:
             roles["unk_token"] = unk_token
@@ -25,10 +30,10 @@ class CharTokenizer(Tokenizer):
             if len(token) != 1 and token not in self._added:
                 raise ValueError(f"the character vocabulary holds {token!r}, which is neither one "
                                  f"character nor a special token")
-        self.unk_token = unk_token
 
     @classmethod
-    def train(cls, texts, special_tokens=(), unk_token=None, **roles):
+    def train(cls, texts: Union[str, Iterable[str]], special_tokens: Iterable[TokenLike] = (),
+              unk_token: Optional[str] = None, **roles: TokenLike) -> CharTokenizer:
         """Build from a corpus (a str or an iterable of str). ``unk_token`` (e.g. ``"<unk>"``)
         is added to the special tokens when given."""
         if isinstance(texts, str):
@@ -70,7 +75,7 @@ class CharTokenizer(Tokenizer):
     def _decode_tokens(self, tokens):
         return "".join(tokens)
 
-    def save(self, directory):
+    def save(self, directory: str) -> str:
         """Write ``vocab.json`` and a ``tokenizer_config.json`` naming this class."""
         os.makedirs(directory, exist_ok=True)
         write_vocab_json(os.path.join(directory, "vocab.json"), self._vocab)
@@ -81,7 +86,8 @@ class CharTokenizer(Tokenizer):
         return directory
 
     @classmethod
-    def load(cls, directory):
+    def load(cls, directory: str) -> CharTokenizer:
+        """The tokenizer :meth:`save` wrote into ``directory``."""
         config_path = os.path.join(directory, "tokenizer_config.json")
         config = read_json(config_path)
         if not isinstance(config, dict) or config.get("tokenizer_class") != "CharTokenizer":

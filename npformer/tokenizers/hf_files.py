@@ -15,11 +15,15 @@ added tokens together) may use the ids 0 .. n - 1, gaps allowed, so no table siz
 larger than the files' own contents. Writes are atomic: a temporary file in the same
 folder is renamed over the target, so a crash never leaves half a file where a good one stood.
 """
+from __future__ import annotations
+
 import json
 import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..io.atomic import write_atomic
+from ..io.atomic import PathLike, write_atomic
 from ..io.files import TOKENIZER_LIMIT, read_regular
+from .roles import SPECIAL_ROLES
 
 __all__ = ["read_vocab_json", "read_merges_txt", "read_vocab_txt", "read_json",
            "read_tokenizer_json", "write_text", "write_json", "write_vocab_json",
@@ -46,7 +50,7 @@ def _line_of(text, needle):
     return None if index < 0 else text.count("\n", 0, index) + 1
 
 
-def read_json(path):
+def read_json(path: PathLike) -> Any:
     """A JSON file, with a clear error naming the file, line and column when it is not JSON."""
     path = os.fspath(path)
     text = _read_text(path)
@@ -61,7 +65,7 @@ def read_json(path):
         raise FileFormatError(f"{path}: not valid JSON here (nested too deeply)") from None
 
 
-def check_id_range(path, what, token, index, limit):
+def check_id_range(path: str, what: str, token: str, index: int, limit: int) -> None:
     """Refuse an id the files cannot fill: ``limit`` is the number of entries they hold."""
     if not 0 <= index < limit:
         raise FileFormatError(f"{path}: {what} {_show(token)} has id {_show(index)}, outside [0, {limit}): the "
@@ -75,7 +79,7 @@ def _show(value, limit=60):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def read_vocab_json(path, other_entries=0):
+def read_vocab_json(path: PathLike, other_entries: int = 0) -> Dict[str, int]:
     """``vocab.json`` as a dict token -> id. Each id is a non-negative int used once, below the
     number of entries the tokenizer's files hold: this file's, plus ``other_entries`` (added
     tokens listed in another file)."""
@@ -103,7 +107,7 @@ def read_vocab_json(path, other_entries=0):
     return vocab
 
 
-def read_merges_txt(path):
+def read_merges_txt(path: PathLike) -> List[Tuple[str, str, int]]:
     """``merges.txt`` as a list of ``(left, right, line_number)``.
 
     Lines starting with ``#version`` are skipped, as Hugging Face does; a final newline is
@@ -126,7 +130,7 @@ def read_merges_txt(path):
     return merges
 
 
-def read_vocab_txt(path):
+def read_vocab_txt(path: PathLike) -> List[str]:
     """``vocab.txt`` as the list of tokens, the index being the id.
 
     Trailing whitespace is trimmed as Hugging Face does (a Windows ``\\r`` too). An empty line
@@ -149,7 +153,7 @@ def read_vocab_txt(path):
     return tokens
 
 
-def read_tokenizer_json(path):
+def read_tokenizer_json(path: PathLike) -> dict:
     """``tokenizer.json``: the parsed object, checked to have a ``model`` object with a
     ``type`` and a ``vocab``, and a list of ``added_tokens``."""
     path = os.fspath(path)
@@ -186,10 +190,8 @@ def read_tokenizer_json(path):
 # ids are below the number of entries of a file, far below 10**18
 _MAX_ID_DIGITS = 18
 
-ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 
-
-def read_special_config(directory):
+def read_special_config(directory: PathLike) -> Tuple[Optional[List[dict]], Dict[str, str], dict]:
     """What ``tokenizer_config.json`` and ``special_tokens_map.json`` say, when present.
 
     Returns ``(added, roles, config)``: the ``added_tokens_decoder`` entries as a list of dicts
@@ -225,7 +227,7 @@ def read_special_config(directory):
         added.sort(key=lambda entry: entry["id"])
     roles = {}
     for source in (config, special_map):
-        for role in ROLES:
+        for role in SPECIAL_ROLES:
             value = source.get(role)
             if isinstance(value, dict):
                 value = value.get("content")
@@ -235,25 +237,25 @@ def read_special_config(directory):
 
 
 # ----------------------------------------------------------------------------- writing
-def write_text(path, text):
+def write_text(path: PathLike, text: str) -> None:
     """Write ``text`` as UTF-8 atomically (npformer.io.atomic: a temporary file, then a rename)."""
     write_atomic(os.fspath(path), text)
 
 
-def write_json(path, obj, indent=2):
+def write_json(path: PathLike, obj: Any, indent: Optional[int] = 2) -> None:
     write_text(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 
 
-def write_vocab_json(path, vocab):
+def write_vocab_json(path: PathLike, vocab: Mapping[str, int]) -> None:
     """``vocab.json`` as the tokenizers library writes it: compact, ordered by id."""
     ordered = dict(sorted(vocab.items(), key=lambda item: item[1]))
     write_text(path, json.dumps(ordered, ensure_ascii=False, separators=(",", ":")))
 
 
-def write_merges_txt(path, merges):
+def write_merges_txt(path: PathLike, merges: Iterable[Tuple[str, str]]) -> None:
     write_text(path, "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
 
 
-def write_vocab_txt(path, tokens):
+def write_vocab_txt(path: PathLike, tokens: Sequence[str]) -> None:
     """``tokens``: the list of tokens by id (no gaps)."""
     write_text(path, "".join(t + "\n" for t in tokens))

@@ -30,14 +30,18 @@ The trainer is tokenizers' WordPieceTrainer: byte-pair merges over the basic tok
 with every non-initial character carrying the ``##`` prefix, keeping the vocabulary (not the
 merges). See ``bpe.train_bpe``.
 """
+from __future__ import annotations
+
 import functools
 import os
 import re
 import unicodedata
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-from .base import AddedToken, Tokenizer
+from .base import AddedToken, Tokenizer, TokenLike, Vocab
 from .bpe import train_bpe
 from .hf_files import read_vocab_txt, write_json, write_vocab_txt
+from .roles import SPECIAL_TOKEN_ROLES
 from .unicode_classes import WHITE_SPACE, category_ranges, chars_to_ranges, ranges_to_class
 
 __all__ = ["BasicTokenizer", "WordPieceTokenizer", "CJK_RANGES", "BERT_SPECIAL_TOKENS"]
@@ -81,13 +85,14 @@ class BasicTokenizer:
 
     ``strip_accents=None`` follows ``do_lower_case``, as in BERT."""
 
-    def __init__(self, do_lower_case=True, strip_accents=None, tokenize_chinese_chars=True, clean_text=True):
+    def __init__(self, do_lower_case: bool = True, strip_accents: Optional[bool] = None,
+                 tokenize_chinese_chars: bool = True, clean_text: bool = True) -> None:
         self.do_lower_case = bool(do_lower_case)
         self.strip_accents = strip_accents
         self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
         self.clean_text = bool(clean_text)
 
-    def normalize(self, text):
+    def normalize(self, text: str) -> str:
         """Steps 1-4: the cleaned, spaced, accent-stripped, lowercased text."""
         p = _patterns()
         if self.clean_text:
@@ -103,11 +108,11 @@ class BasicTokenizer:
             text = text.replace("\u03a3", "\u03c3").lower()
         return text
 
-    def split(self, text):
+    def split(self, text: str) -> List[str]:
         """Step 5: words split on whitespace, each punctuation character on its own."""
         return _patterns()["words"].findall(text)
 
-    def tokenize(self, text):
+    def tokenize(self, text: str) -> List[str]:
         return self.split(self.normalize(text))
 
 
@@ -118,12 +123,16 @@ class WordPieceTokenizer(Tokenizer):
     tokens ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (or those named by the arguments) that are in the
     vocabulary are never split and keep their roles. ``encode`` adds ``[CLS] ... [SEP]``."""
 
-    def __init__(self, vocab, unk_token="[UNK]", sep_token="[SEP]", cls_token="[CLS]", pad_token="[PAD]",
-                 mask_token="[MASK]", do_lower_case=True, strip_accents=None, tokenize_chinese_chars=True,
-                 clean_text=True, max_input_chars_per_word=100, continuing_subword_prefix="##",
-                 cleanup=True, added_tokens=None):
-        roles = {"unk_token": unk_token, "sep_token": sep_token, "cls_token": cls_token,
-                 "pad_token": pad_token, "mask_token": mask_token}
+    #: the special-token roles of a BERT vocabulary: the constructor's role arguments, in their order
+    ROLES = tuple(SPECIAL_TOKEN_ROLES[role].token for role in ("unk", "sep", "cls", "pad", "mask"))
+
+    def __init__(self, vocab: Vocab, unk_token: Optional[TokenLike] = "[UNK]", sep_token: Optional[TokenLike] = "[SEP]",
+                 cls_token: Optional[TokenLike] = "[CLS]", pad_token: Optional[TokenLike] = "[PAD]",
+                 mask_token: Optional[TokenLike] = "[MASK]", do_lower_case: bool = True,
+                 strip_accents: Optional[bool] = None, tokenize_chinese_chars: bool = True, clean_text: bool = True,
+                 max_input_chars_per_word: int = 100, continuing_subword_prefix: str = "##", cleanup: bool = True,
+                 added_tokens: Optional[Iterable[TokenLike]] = None) -> None:
+        roles = dict(zip(self.ROLES, (unk_token, sep_token, cls_token, pad_token, mask_token)))
         tokens_in = set(vocab.keys() if isinstance(vocab, dict) else vocab)
         roles = {role: t for role, t in roles.items() if t is not None and
                  (t.content if isinstance(t, AddedToken) else t) in tokens_in}
@@ -131,14 +140,15 @@ class WordPieceTokenizer(Tokenizer):
             added_tokens = [AddedToken(t) if isinstance(t, str) else t for t in roles.values()]
         super().__init__(vocab, added_tokens, **roles)
         self.basic = BasicTokenizer(do_lower_case, strip_accents, tokenize_chinese_chars, clean_text)
-        self.unk_token = unk_token
+        # the unknown token asked for, named when a word needs it but the vocabulary lacks it
+        self._unk_asked = unk_token.content if isinstance(unk_token, AddedToken) else unk_token
         self.max_input_chars_per_word = int(max_input_chars_per_word)
         self.continuing_subword_prefix = continuing_subword_prefix
         self.cleanup = cleanup
         self._cache = {}
 
     @property
-    def do_lower_case(self):
+    def do_lower_case(self) -> bool:
         return self.basic.do_lower_case
 
     # ------------------------------------------------------------------ encode
@@ -146,13 +156,13 @@ class WordPieceTokenizer(Tokenizer):
         return self.basic.normalize(text)
 
     def _unk_id(self):
-        unk = self._vocab.get(self.unk_token)
+        unk = self.unk_token_id
         if unk is None:
-            raise ValueError(f"a word has no WordPiece split and the unknown token {self.unk_token!r} "
+            raise ValueError(f"a word has no WordPiece split and the unknown token {self._unk_asked!r} "
                              f"is not in the vocabulary")
         return unk
 
-    def wordpiece(self, word):
+    def wordpiece(self, word: str) -> List[int]:
         """Greedy longest-match-first ids of one word."""
         n = len(word)
         if n > self.max_input_chars_per_word:
@@ -226,11 +236,11 @@ class WordPieceTokenizer(Tokenizer):
 
     # ------------------------------------------------------------------ files
     @classmethod
-    def from_file(cls, vocab_path, **kwargs):
+    def from_file(cls, vocab_path: str, **kwargs: Any) -> WordPieceTokenizer:
         """Load ``vocab.txt``."""
         return cls(read_vocab_txt(vocab_path), **kwargs)
 
-    def save(self, directory):
+    def save(self, directory: str) -> str:
         """Write ``vocab.txt`` and ``tokenizer_config.json`` (casing and special tokens, as
         transformers' BertTokenizer reads them) into ``directory``."""
         if any(t is None for t in self._tokens):
@@ -250,9 +260,11 @@ class WordPieceTokenizer(Tokenizer):
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def train(cls, texts, vocab_size=30000, min_frequency=2, limit_alphabet=1000, initial_alphabet=(),
-              special_tokens=BERT_SPECIAL_TOKENS, do_lower_case=True, strip_accents=None,
-              tokenize_chinese_chars=True, clean_text=True, continuing_subword_prefix="##", **kwargs):
+    def train(cls, texts: Union[str, Iterable[str]], vocab_size: int = 30000, min_frequency: int = 2,
+              limit_alphabet: Optional[int] = 1000, initial_alphabet: Iterable[str] = (),
+              special_tokens: Sequence[str] = BERT_SPECIAL_TOKENS, do_lower_case: bool = True,
+              strip_accents: Optional[bool] = None, tokenize_chinese_chars: bool = True, clean_text: bool = True,
+              continuing_subword_prefix: str = "##", **kwargs: Any) -> WordPieceTokenizer:
         """Train on ``texts`` (a str or an iterable of str), with the defaults of tokenizers'
         ``BertWordPieceTokenizer.train``. Special tokens take the first ids and are taken out of
         the training text (tokenizers trains on them as ordinary text)."""
@@ -266,7 +278,8 @@ class WordPieceTokenizer(Tokenizer):
                    continuing_subword_prefix=continuing_subword_prefix, **kwargs)
 
     @staticmethod
-    def count_words(texts, basic, special_tokens=()):
+    def count_words(texts: Union[str, Iterable[str]], basic: BasicTokenizer,
+                    special_tokens: Iterable[TokenLike] = ()) -> Dict[str, int]:
         """The basic tokenizer's words of ``texts`` and their counts."""
         return Tokenizer.count_training_words(texts, special_tokens, basic.tokenize)
 

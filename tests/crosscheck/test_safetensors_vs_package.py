@@ -16,8 +16,7 @@ pytest.importorskip("safetensors", reason="safetensors is not installed: pip ins
 import safetensors  # noqa: E402
 import safetensors.numpy as ref  # noqa: E402
 
-from npformer.io import (SafetensorsError, float32_to_bfloat16_bits, load_file,  # noqa: E402
-                         load_metadata, save_file)
+from npformer.io import SafetensorsError, float32_to_bfloat16_bits, load_file, load_metadata, save_file  # noqa: E402
 from tests.io.test_safetensors import DTYPES, SHAPES, entry, random_array, raw_file  # noqa: E402
 
 METADATA = {"format": "np", "note": "é\u2028 \"quoted\" \\ \n\t\x01\x7f"}

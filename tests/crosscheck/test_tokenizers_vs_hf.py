@@ -30,8 +30,9 @@ from hypothesis import strategies as st
 
 tokenizers = pytest.importorskip("tokenizers", reason="tokenizers is not installed: pip install "
                                                       "'tokenizers>=0.22,<0.24' (in the crosscheck extra)")
-from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer as HFByteLevelBPE  # noqa: E402
-from tokenizers import Regex, Tokenizer as HFTokenizer, models, normalizers, pre_tokenizers, trainers  # noqa: E402
+from tokenizers import BertWordPieceTokenizer, Regex, models, normalizers, pre_tokenizers, trainers  # noqa: E402
+from tokenizers import ByteLevelBPETokenizer as HFByteLevelBPE  # noqa: E402
+from tokenizers import Tokenizer as HFTokenizer  # noqa: E402
 
 import npformer.tokenizers as nt  # noqa: E402
 from npformer.tokenizers.bpe import train_bpe  # noqa: E402

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 
 import npformer as nf
-from npformer.data import (CorpusError, bucket_batches, default_corpus, load_corpus, mask_tokens, pad_batch,
-                           random_blocks, read_text, synthetic_pairs, train_val_split)
+from npformer.data import (
+    CorpusError,
+    bucket_batches,
+    default_corpus,
+    load_corpus,
+    mask_tokens,
+    pad_batch,
+    random_blocks,
+    read_text,
+    synthetic_pairs,
+    train_val_split,
+)
 
 
 def test_default_corpus_is_cpythons_english_documentation():

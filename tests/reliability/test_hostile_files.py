@@ -11,7 +11,8 @@ allocations to it):
 Measured on valid folders: 2.0 to 5.0 x for float32 files, up to 15.9 x for a float16 file
 loaded as float64 (the model's float64 arrays, 4 x the file, and the float64 draws of its random
 initialisation), + 3.2 MiB at most for a tiny folder whose Marian position tables take all the
-allowance of interop.fit. Hostile sizes fail in milliseconds, below 0.5 MB.
+allowance of interop.fit. Hostile sizes fail at once, below 0.5 MB (times measured: see
+benchmarks/README.md).
 """
 import copy
 import gc
@@ -28,8 +29,15 @@ from hypothesis import strategies as st
 import npformer as nf
 from npformer.interop import CheckpointError, UnsupportedModelError
 from npformer.io import SafetensorsError, load_file, read_header, save_file
-from npformer.models import (BertConfig, BertForPreTraining, EncoderDecoder, EncoderDecoderConfig, GPT, GPTConfig,
-                             from_pretrained)
+from npformer.models import (
+    GPT,
+    BertConfig,
+    BertForPreTraining,
+    EncoderDecoder,
+    EncoderDecoderConfig,
+    GPTConfig,
+    from_pretrained,
+)
 
 FOLDER_FACTOR, FOLDER_ALLOWANCE = 20, 4 * 2 ** 20
 LIBRARY_ERRORS = (CheckpointError, SafetensorsError)
@@ -52,7 +60,7 @@ MODELS = {
 def measured(load):
     """(what ``load()`` returned or raised, its peak traced bytes). Time is not asserted (this
     machine is shared): the memory bound is what shows no array was sized by a hostile number;
-    the closing notes give the times measured."""
+    benchmarks/README.md gives the times measured."""
     gc.collect()
     tracemalloc.start()
     try:

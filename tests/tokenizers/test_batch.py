@@ -95,7 +95,8 @@ def test_padding_needs_a_pad_token():
     assert tok(["ab", "cd"])["input_ids"].shape == (2, 2)     # nothing to pad: fine
     with pytest.raises(ValueError, match="needs a pad token"):
         tok(["ab", "c"])
-    tok.pad_token = tok.eos_token if hasattr(tok, "eos_token") else "<|endoftext|>"
+    tok.pad_token = tok.eos_token            # what the error message advises
+    assert tok.pad_token == tok.eos_token == "<|endoftext|>" and tok.pad_token_id == vocab["<|endoftext|>"]
     batch = tok(["ab", "c"])
     assert batch["input_ids"][1].tolist() == [vocab["c"], vocab["<|endoftext|>"]]
     assert batch["token_type_ids"].tolist() == [[0, 0], [0, 0]]
@@ -106,3 +107,60 @@ def test_batch_decode(tok):
     assert tok.batch_decode(batch["input_ids"], skip_special_tokens=True) == ["a b", "c"]
     with pytest.raises(ValueError, match="batch_decode"):
         tok.decode(batch["input_ids"])
+
+
+# ----------------------------------------------------------------------------- pad_to_batch
+def test_pad_to_batch_right_and_left():
+    ids, mask = nt.pad_to_batch([[5, 6, 7], [8], []], pad_id=0)
+    assert ids.dtype == mask.dtype == np.int64
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [0, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
+    ids, mask = nt.pad_to_batch([np.array([5, 6]), [8]], pad_id=9, length=4, padding_side="left")
+    assert ids.tolist() == [[9, 9, 5, 6], [9, 9, 9, 8]]
+    assert mask.tolist() == [[0, 0, 1, 1], [0, 0, 0, 1]]
+    ids, mask = nt.pad_to_batch([], pad_id=0)
+    assert ids.shape == mask.shape == (0, 0)
+
+
+def test_pad_to_batch_refuses_what_it_cannot_pad():
+    with pytest.raises(ValueError, match="sequence 1 has 3 tokens, more than the padded length 2"):
+        nt.pad_to_batch([[1], [1, 2, 3]], pad_id=0, length=2)
+    with pytest.raises(ValueError, match="padding_side must be 'right' or 'left', got 'top'"):
+        nt.pad_to_batch([[1]], pad_id=0, padding_side="top")
+    with pytest.raises(TypeError, match="pad_id must be an integer token id, got NoneType"):
+        nt.pad_to_batch([[1]], pad_id=None)
+    with pytest.raises(ValueError, match=r"sequence 0 has shape \(1, 2\)"):
+        nt.pad_to_batch([[[1, 2]]], pad_id=0)
+    with pytest.raises(ValueError, match="length must be a non-negative integer or None, got -1"):
+        nt.pad_to_batch([[1]], pad_id=0, length=-1)
+
+
+def test_the_batch_call_and_the_data_batches_pad_alike(tok):
+    from npformer.data import pad_batch
+    batch = tok(["a b c", "a"], add_special_tokens=False)
+    ids, mask = pad_batch([tok.encode(t, add_special_tokens=False) for t in ["a b c", "a"]], tok.pad_token_id)
+    np.testing.assert_array_equal(batch["input_ids"], ids)
+    np.testing.assert_array_equal(batch["attention_mask"], mask)
+
+
+# ----------------------------------------------------------------------------- special-token roles
+def test_every_role_of_the_table_has_its_two_attributes(tok):
+    assert nt.SPECIAL_ROLES == tuple(names.token for names in nt.SPECIAL_TOKEN_ROLES.values())
+    expected = {"unk": "[UNK]", "sep": "[SEP]", "pad": "[PAD]", "cls": "[CLS]", "mask": "[MASK]"}
+    for role, names in nt.SPECIAL_TOKEN_ROLES.items():
+        assert names == (f"{role}_token", f"{role}_token_id")
+        assert getattr(tok, names.token) == expected.get(role)
+        assert getattr(tok, names.token_id) == (None if role not in expected else VOCAB.index(expected[role]))
+    assert tok.special_tokens_map == {names.token: expected[role] for role, names in nt.SPECIAL_TOKEN_ROLES.items()
+                                      if role in expected}
+
+
+def test_setting_a_role_attribute_is_add_special_tokens(tok):
+    tok.bos_token = "[CLS]"
+    assert tok.bos_token_id == 2 and tok.special_tokens_map["bos_token"] == "[CLS]"
+    tok.eos_token = "</s>"                                   # new: added as a special token
+    assert tok.eos_token_id == len(VOCAB) and "</s>" in tok.all_special_tokens
+    tok.eos_token = None
+    assert tok.eos_token is None and tok.eos_token_id is None
+    with pytest.raises(ValueError, match="unknown special-token role 'end_token'"):
+        tok.add_special_tokens({"end_token": "x"})

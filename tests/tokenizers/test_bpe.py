@@ -165,4 +165,5 @@ def test_trainer_learns_2000_merges_from_a_megabyte_in_seconds():
     tok = nt.ByteLevelBPETokenizer.train(text.splitlines(keepends=True), vocab_size=256 + 2000)
     seconds = time.perf_counter() - start
     assert len(tok.merges) == 2000
-    assert seconds < 30, f"{seconds:.1f} s"      # about 2 s on a 2-core machine
+    # a bound far above the measured time (see benchmarks/README.md): a shared machine varies
+    assert seconds < 30, f"{seconds:.1f} s"

@@ -5,8 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npformer.tokenizers.bytelevel import (BYTE_TO_CHAR, CHAR_TO_BYTE, bytes_to_unicode, gpt2_regex,
-                                           pretokenize, text_to_symbols)
+from npformer.tokenizers.bytelevel import (
+    BYTE_TO_CHAR,
+    CHAR_TO_BYTE,
+    bytes_to_unicode,
+    gpt2_regex,
+    pretokenize,
+    text_to_symbols,
+)
 from npformer.tokenizers.unicode_classes import WHITE_SPACE
 
 
