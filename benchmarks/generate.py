@@ -1,7 +1,7 @@
 """Greedy decoding speed: npformer with its KV cache, npformer recomputing without it, and
 transformers' generate with its cache, on the same weights, in the same run.
 
-    python benchmarks/generate.py [--threads N] [--repeats R] [--new-tokens N] [--batches 1 8]
+    python benchmarks/generate.py [--threads N] [--repeats R] [--new-tokens N] [--batches 1 8] [--split]
 
 Setting: a GPT-2-style model, 4 layers, 4 heads, d_model 256, vocabulary 50,257 (tied
 embeddings), float32, a 16-token prompt and 256 new tokens (no end token: every run decodes
@@ -15,7 +15,10 @@ identical.
 Recomputing without the cache costs a whole forward over the sequence so far at every step,
 so it is timed once (it is the slow one by far). The table gives tokens/s and the ratios
 npformer-with-cache / transformers and npformer-with-cache / npformer-without-cache; the last
-line is one JSON object with every figure.
+line is one JSON object with every figure. ``--split`` adds where npformer's cached step
+spends its time: the vocabulary projection, attention (with its projections), the MLP, and
+the rest (norms, residuals, embeddings, the search, Python glue), timed around each module's
+forward during one generate call.
 """
 import argparse
 import json
@@ -32,6 +35,8 @@ parser.add_argument("--new-tokens", type=int, default=256)
 parser.add_argument("--prompt", type=int, default=16)
 parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
 parser.add_argument("--skip-no-cache", action="store_true", help="do not time npformer without the cache")
+parser.add_argument("--split", action="store_true",
+                    help="also split npformer's cached step into vocabulary projection, attention, MLP and the rest")
 args = parser.parse_args()
 # BLAS reads its thread count when NumPy loads, so set it before the import.
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -39,11 +44,6 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-# This folder holds scripts named like packages transformers imports (tokenizers.py): keep it
-# off the import path, and put the repository on it.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
-sys.path.insert(0, os.path.dirname(HERE))
 import npformer  # noqa: E402
 from npformer.models import from_pretrained  # noqa: E402
 
@@ -100,6 +100,46 @@ def run_theirs(model, prompt, mask, outputs):
             max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, pad_token_id=0).numpy()
 
 
+def time_split(model, prompt, mask):
+    """Where a cached step's time goes: each attention module (its projections included), each
+    MLP and the vocabulary projection are timed around their forward during one whole generate
+    call; "rest" is the remainder (norms, residual adds, embeddings, the search, Python glue).
+    Returns milliseconds per step by part."""
+    parts = {"vocabulary projection": [model.lm_head]}
+    parts["attention"] = [layer.self_attn for layer in model.decoder.layers]
+    parts["MLP"] = [layer.ffn for layer in model.decoder.layers]
+    spent = dict.fromkeys(parts, 0.0)
+
+    def timed(part, forward):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return forward(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - start
+        return run
+
+    for part, modules in parts.items():
+        for module in modules:
+            module.forward = timed(part, module.forward)       # an instance attribute: Module.__call__ finds it
+    try:
+        run_ours(model, prompt, mask, {}, True)                # warm-up
+        for part in spent:
+            spent[part] = 0.0
+        start = time.perf_counter()
+        run_ours(model, prompt, mask, {}, True)
+        total = time.perf_counter() - start
+    finally:
+        for modules in parts.values():
+            for module in modules:
+                del module.forward
+    steps = args.new_tokens
+    split = {part: 1e3 * seconds / steps for part, seconds in spent.items()}
+    split["rest"] = 1e3 * total / steps - sum(split.values())
+    split["total"] = 1e3 * total / steps
+    return split
+
+
 def main():
     new = args.new_tokens
     with tempfile.TemporaryDirectory() as directory:
@@ -145,11 +185,22 @@ def main():
         print(f"{batch:>5} {figures['npformer_cache_tokens_per_s']:>15.1f} {no_cache} "
               f"{figures['transformers_cache_tokens_per_s']:>13.1f} {figures['ratio_vs_transformers']:>15.2f}x "
               f"{ratio_nc}" + ("" if same else "   (tokens differ!)"))
+    splits = {}
+    if args.split:
+        print(f"\nnpformer's cached step, ms per step (one generate call of {new} tokens, prompt included)")
+        print(f"{'batch':>5} {'vocab proj':>11} {'attention':>10} {'MLP':>8} {'rest':>8} {'total':>8}")
+        for batch in args.batches:
+            prompt = rng.integers(0, VOCAB, (batch, args.prompt))
+            split = time_split(ours, prompt, np.ones_like(prompt))
+            splits[f"batch_{batch}"] = {k: round(v, 4) for k, v in split.items()}
+            print(f"{batch:>5} {split['vocabulary projection']:>11.3f} {split['attention']:>10.3f} "
+                  f"{split['MLP']:>8.3f} {split['rest']:>8.3f} {split['total']:>8.3f}")
     print(json.dumps({"benchmark": "generate", "threads": args.threads, "repeats": args.repeats,
                       "layers": LAYERS, "heads": HEADS, "d_model": D_MODEL, "vocab": VOCAB,
                       "prompt": args.prompt, "new_tokens": new, "dtype": "float32",
                       "npformer": npformer.__version__, "numpy": np.__version__, "torch": torch.__version__,
-                      "transformers": transformers.__version__, "results": results}))
+                      "transformers": transformers.__version__, "results": results,
+                      "split_ms_per_step": splits}))
 
 
 if __name__ == "__main__":

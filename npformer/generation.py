@@ -6,8 +6,21 @@
                                         token seeing the last max_positions tokens (nanoGPT's sample.py)
     beam_search(model, input_ids, ...)  the beam search generate runs when num_beams > 1
 
-``model`` is a causal LM (npformer.models.GPT) or an encoder-decoder (EncoderDecoder); for
-the latter the result is the decoder's sequence, starting with decoder_start_token_id.
+Generation knows a model only by this decoding interface (npformer's GPT and EncoderDecoder
+have it; so can any Module), the way Hugging Face's GenerationMixin relies on a few methods:
+
+    model.is_encoder_decoder            bool
+    model.config.vocab_size             and, for an encoder-decoder, config.decoder_start_token_id
+    model.position_limit                the longest sequence the position tables allow, or None
+    model.make_cache(batch_size, max_length, memory_length=0)
+                                        a cache with ``length`` (positions filled) and ``reorder(rows)``
+    model.encode(input_ids, attention_mask)         encoder-decoders: the memory (B, S, d)
+    model.decode_step(input_ids, cache, *, attention_mask=None, position_ids=None, memory=None,
+                      memory_attention_mask=None)   the last position's logits (B, vocab)
+
+``decode_step`` is the model's own forward, keeping one position's logits: decoding runs
+the same code as training and evaluation, with the KV cache. For an encoder-decoder the
+result is the decoder's sequence, starting with decoder_start_token_id.
 
 How a step is scored follows Hugging Face's generate, so that the same model gives the same
 tokens: the last position's logits are taken in float32; the processors run in the order
@@ -16,32 +29,53 @@ search ranks by accumulated float32 log-probabilities with the length penalty
 score / generated_length ** length_penalty, and finished beams are kept exactly as HF's
 vectorised beam search keeps them. Sequences that have finished are padded with
 pad_token_id. Batched prompts of different lengths are left-padded; each token's position is
-its index among the row's real tokens (the cumulative attention mask).
+its index among the row's real tokens (the cumulative attention mask), computed once for all
+steps.
 
 With the cache, the prompt is run once and each new token costs one position's work; the
-cache is preallocated for prompt + max_new_tokens positions, so nothing is concatenated. The
-model's own forward runs the prompt; each step after it (one token per row) runs through
-``_FastStep``, the same computation in plain NumPy on the model's arrays, without the autograd
-engine (see its docstring); models it does not recognise decode through their forward.
-Without the cache (``use_cache=False``) every step runs the model's forward over the whole
-sequence: the reference the cached steps are tested against.
+cache is preallocated for prompt + max_new_tokens positions, so nothing is concatenated.
+Decoding runs inside ``prepared_layouts()``: the few-row products of each step use weight
+layouts BLAS prefers, made once per run (npformer/ops/layouts.py). Without the cache
+(``use_cache=False``) every step runs the model's forward over the whole sequence: the
+reference the cached steps are tested against.
 """
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional, Protocol, Sequence, Union
+
 import numpy as np
 
 from .autograd.grad_mode import no_grad
 from .autograd.random import resolve
 from .autograd.tensor import Tensor
-from .models.encoder_decoder import EncoderDecoder
-from .models.gpt import GPT
-from .nn.attention import AttentionHeads
-from .nn.layers import Dropout, Embedding, LayerNorm, Linear, RMSNorm
-from .nn.module import ModuleList
-from .nn.positional import ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding
-from .nn.transformer import ACTIVATIONS, GATED, DecoderStack, FeedForward, TransformerBlock
-from .ops.blas import matmul
-from .ops.rotary import Rotary
+from .ops.layouts import prepared_layouts
 
 NEG_INF = np.float32(-np.inf)
+
+Ids = Union[np.ndarray, Tensor, Sequence[int], Sequence[Sequence[int]]]       # (B, T) or (T,) token ids
+TokenIds = Union[int, Sequence[int], None]                                     # one end token, several, or none
+
+
+class Decodable(Protocol):
+    """The decoding interface (see the module docstring): what generation reads of a model.
+    It is documentation and a type; nothing checks it with isinstance."""
+
+    is_encoder_decoder: bool
+    config: Any                                     # .vocab_size (and .decoder_start_token_id)
+    position_limit: Optional[int]
+    training: bool
+
+    def make_cache(self, batch_size: int, max_length: int, memory_length: int = 0) -> Any: ...
+
+    def encode(self, input_ids: np.ndarray, attention_mask: Optional[np.ndarray] = None) -> Tensor: ...
+
+    def decode_step(self, input_ids: np.ndarray, cache: Any = None, *, attention_mask: Optional[np.ndarray] = None,
+                    position_ids: Optional[np.ndarray] = None, memory: Optional[Tensor] = None,
+                    memory_attention_mask: Optional[np.ndarray] = None) -> Tensor: ...
+
+    def eval(self) -> Any: ...
+
+    def train(self, mode: bool = True) -> Any: ...
 
 
 # ---------------------------------------------------------------------------- score processing
@@ -172,11 +206,12 @@ class _Options:
 # ---------------------------------------------------------------------------- the model side
 class _Runner:
     """Runs the model one step at a time, with the cache or by recomputing from scratch, and
-    keeps what the steps need: the attention mask, the positions, the encoder's memory."""
+    keeps what the steps need: the attention mask, the positions, the encoder's memory. It
+    knows the model only through the decoding interface (see the module docstring)."""
 
     def __init__(self, model, input_ids, attention_mask, max_new_tokens, use_cache, batch_repeat=1):
         self.model = model
-        self.seq2seq = isinstance(model, EncoderDecoder)
+        self.seq2seq = bool(model.is_encoder_decoder)
         ids = _as_batch(input_ids, "input_ids")
         mask = np.ones_like(ids) if attention_mask is None else _as_batch(attention_mask, "attention_mask")
         if mask.shape != ids.shape:
@@ -186,13 +221,13 @@ class _Runner:
             raise ValueError(f"input_ids holds id {bad}, outside the vocabulary of {model.config.vocab_size} tokens")
         ids, mask = np.repeat(ids, batch_repeat, axis=0), np.repeat(mask, batch_repeat, axis=0)
         real = mask != 0
-        limit = model.config.max_positions
+        limit = model.position_limit
+        self.memory = self.memory_mask = None
         if self.seq2seq:
-            limit = np.inf if model.position_limit is None else model.position_limit
-            if ids.shape[1] > limit:
+            if limit is not None and ids.shape[1] > limit:
                 raise ValueError(f"input_ids has {ids.shape[1]} tokens, longer than the encoder's position table "
                                  f"of {limit} positions")
-            if 1 + max_new_tokens > limit:
+            if limit is not None and 1 + max_new_tokens > limit:
                 raise ValueError(f"max_new_tokens {max_new_tokens} would overrun the decoder's position table of "
                                  f"{limit} positions (1 start token + {max_new_tokens} new > {limit})")
             self.memory_mask = None if real.all() else mask
@@ -200,7 +235,7 @@ class _Runner:
             self.padding = None
             self.prompt = np.full((ids.shape[0], 1), model.config.decoder_start_token_id, dtype=np.int64)
         else:
-            if model.config.position in ("learned", "sinusoidal", "rope"):
+            if limit is not None:
                 if ids.shape[1] > limit:
                     raise ValueError(f"the prompt has {ids.shape[1]} tokens, longer than the position table of "
                                      f"{limit} positions")
@@ -212,16 +247,15 @@ class _Runner:
             # (its index among the row's real tokens; 1 for padding, as HF) for all steps at once.
             self.padded = not real.all()
             self.padding = np.argmax(real, axis=1) if self.padded else None        # leading padding of each row
-            self.allowed = np.ones((ids.shape[0], ids.shape[1] + max_new_tokens), dtype=bool)
+            self.allowed = np.ones((ids.shape[0], ids.shape[1] + max_new_tokens), dtype=np.int64)
             self.allowed[:, :ids.shape[1]] = real
             self.positions = np.cumsum(self.allowed, axis=1) - 1
-            self.positions[~self.allowed] = 1
-        self.cache = self.fast = None
+            self.positions[self.allowed == 0] = 1
+        self.cache = None
         if use_cache:
             total = self.prompt.shape[1] + max_new_tokens
-            self.cache = (model.make_cache(ids.shape[0], total, self.memory.shape[1]) if self.seq2seq
-                          else model.make_cache(ids.shape[0], total))
-            self.fast = _FastStep.of(model, rows=ids.shape[0], steps=max_new_tokens)
+            memory_length = self.memory.shape[1] if self.seq2seq else 0
+            self.cache = model.make_cache(ids.shape[0], total, memory_length)
 
     def scores(self, sequences, new_tokens):
         """The next position's logits in float32 (B, vocab), as HF's generate takes them."""
@@ -230,27 +264,23 @@ class _Runner:
     def logits(self, sequences, new_tokens):
         """The next position's logits (B, vocab) in the model's dtype, given the sequences so far
         (B, T) and, after the first call, the tokens just appended to them (B,)."""
-        stepping = self.cache is not None and self.cache[0].length > 0        # one new token per row
-        if stepping and self.fast is not None:
-            return self.fast(new_tokens, self)
+        stepping = self.cache is not None and self.cache.length > 0          # one new token per row
         fed = new_tokens[:, None] if stepping else sequences    # the prompt, or without the cache everything
         if self.seq2seq:
-            out = self.model.decode(fed, self.memory, self.memory_mask, cache=self.cache)
+            out = self.model.decode_step(fed, self.cache, memory=self.memory, memory_attention_mask=self.memory_mask)
         else:
             length = sequences.shape[1]
-            mask = self.allowed[:, :length].astype(np.int64) if self.padded else None
+            mask = self.allowed[:, :length] if self.padded else None
             positions = self.positions[:, length - fed.shape[1]:length] if self.padded else None
-            out = self.model(fed, attention_mask=mask, position_ids=positions, cache=self.cache,
-                             logits_to_keep=1).logits
-        return out._data[:, -1]
+            out = self.model.decode_step(fed, self.cache, attention_mask=mask, position_ids=positions)
+        return out.numpy()
 
     def reorder(self, index):
         """Keep the rows ``index`` (beam search reorders its hypotheses)."""
         if self.cache is not None:
-            for layer in self.cache:
-                layer.reorder(index)
+            self.cache.reorder(index)
         if self.seq2seq:
-            self.memory = Tensor._make(self.memory._data[index], False, None, 0)
+            self.memory = self.memory[index]
             self.memory_mask = None if self.memory_mask is None else self.memory_mask[index]
         else:
             self.allowed, self.positions = self.allowed[index], self.positions[index]
@@ -258,7 +288,7 @@ class _Runner:
 
 
 def _as_batch(ids, name):
-    array = ids._data if isinstance(ids, Tensor) else np.asarray(ids)
+    array = ids.numpy() if isinstance(ids, Tensor) else np.asarray(ids)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.dtype.kind not in ("iub" if name == "attention_mask" else "iu") or array.shape[1] == 0:
@@ -266,241 +296,11 @@ def _as_batch(ids, name):
     return array.astype(np.int64)
 
 
-# ---------------------------------------------------------------------------- the fast step
-class _Scratch:
-    """Stands in for an op's autograd ctx: forward saves on it what backward would need, and
-    nothing reads it."""
-
-    def __init__(self, inputs):
-        self.needs_input_grad = (False,) * inputs
-
-
-def _op(function, *arrays, **params):
-    """An op's forward on plain arrays: the op's numbers, without Tensors or a graph."""
-    return function.forward(_Scratch(len(arrays)), *arrays, **params)
-
-
-def _data(param):
-    return None if param is None else param._data
-
-
-def _norm(layer, x):
-    """LayerNorm / RMSNorm over the last dim of x (B, d), the formulas of ops.normalization:
-    (x - mean) / sqrt(var + eps) * w + b, and x / sqrt(mean(x^2) + eps) * w."""
-    width = x.dtype.type(x.shape[-1])
-    if type(layer) is LayerNorm:
-        y = x - np.sum(x, axis=-1, keepdims=True) / width
-        variance = np.einsum("...i,...i->...", y, y)[..., None] / width
-        eps = layer.eps
-    else:
-        y = x.copy()
-        variance = np.einsum("...i,...i->...", x, x)[..., None] / width
-        eps = np.finfo(x.dtype).eps if layer.eps is None else layer.eps
-    y *= 1 / np.sqrt(variance + x.dtype.type(eps))
-    if layer.weight is not None:
-        y *= layer.weight._data
-    if getattr(layer, "bias", None) is not None:
-        y += layer.bias._data
-    return y
-
-
-def _attend(q, keys, values, mask, scale):
-    """softmax(q k^T * scale + mask) v for one query per row: q (B, H, 1, Dh) against the cached
-    keys and values (B, Hkv, S, Dh), H = G * Hkv query heads in groups of G sharing a key/value
-    head. ``mask``: None, boolean "may attend" (B, 1, 1, S), or a float bias (1 or B, H, 1, S).
-    As ops.attention: a query that may attend to nothing gets a zero output, never NaN."""
-    batch, heads, _, head_dim = q.shape
-    kv_heads, groups = keys.shape[1], heads // keys.shape[1]
-    q = (q * q.dtype.type(scale)).reshape(batch, kv_heads, groups, head_dim)         # (B, Hkv, G, Dh)
-    scores = matmul(q, np.swapaxes(keys, -1, -2))                                   # (B, Hkv, G, S)
-    if mask is not None and mask.dtype == np.bool_:
-        np.copyto(scores, -np.inf, where=~mask)
-    elif mask is not None:
-        scores += mask.reshape(mask.shape[0], kv_heads, groups, -1)
-    top = np.max(scores, axis=-1, keepdims=True)
-    top[~np.isfinite(top)] = 0
-    scores -= top
-    np.exp(scores, out=scores)
-    total = np.sum(scores, axis=-1, keepdims=True)
-    total[total == 0] = 1
-    scores /= total
-    return matmul(scores, values).reshape(batch, heads * head_dim)                   # (B, H * Dh)
-
-
-def _transposed(weight, block=128):
-    """A contiguous copy of weight.T, made a block of rows at a time: for (50257, 256) float32,
-    31 ms here against 82 ms for np.ascontiguousarray(weight.T), whose strided reads miss the
-    cache."""
-    out = np.empty(weight.shape[::-1], dtype=weight.dtype)
-    for start in range(0, weight.shape[0], block):
-        out[:, start:start + block] = weight[start:start + block].T
-    return out
-
-
-def _activate(function, x):
-    return function(Tensor._make(x, False, None, 0))._data      # nn.transformer's table: its names, its ops
-
-
-class _FastStep:
-    """One decoding step -- one new token per row, (B,) -> logits (B, vocab) -- computed as the
-    model computes it, in plain NumPy.
-
-    It mirrors GPT.forward / EncoderDecoder.decode and TransformerBlock.forward for a single
-    query position and reads and appends to the same KV caches; the tests hold it to the
-    model's own forward (float64, relative error <= 1e-10). A step of a small model is a few
-    dozen small products: through the modules, wrapping each in Tensors and running the ops'
-    general checks costs about as much as the products (GPT-2 style 4L/256d, vocabulary
-    50,257, float32, 2 threads, 256 steps: 6.8 ms a step through the modules against 4.9 ms
-    here at batch 1, 18.9 against 12.7 at batch 8, measured alternately on this shared
-    machine). Activations and rotations are the model's op forwards on arrays; the norms and
-    attention are written out below for the one-query case. With one query the causal mask
-    allows every cached key, so only left padding (decoder-only) or source padding
-    (cross-attention) masks anything, and those masks are built once per step, not per layer.
-    ``of(model)`` returns None for a model built of anything else (a subclass, another module
-    type, partial rotary, norms over more than the last dim), which then decodes through its
-    forward.
-
-    The linear layers multiply by contiguous (in, out) copies of their weights when the run is
-    long enough to repay the copies (rows x steps >= COPY_MIN_ROW_STEPS): OpenBLAS multiplies a
-    few rows by a transposed (out, in) matrix several times slower than by a contiguous (in, out)
-    one (measured here, float32, one thread: 8 rows by (1024, 256): 255 us against 109 us; 2
-    rows: 228 against 22). The output projection is the largest matrix by far (vocab x d_model,
-    51 MB for GPT-2's vocabulary); with the copy a 256-step run took 2.67 s against 3.56 s at
-    batch 8 and about the same at batch 1 (2 threads), the copy (~35 ms) included.
-    """
-
-    MODULES = (DecoderStack, ModuleList, TransformerBlock, AttentionHeads, FeedForward, Linear, LayerNorm,
-               RMSNorm, Dropout, RotaryEmbedding)
-    COPY_MIN_ROW_STEPS = 128
-
-    @classmethod
-    def of(cls, model, rows=1, steps=1):
-        if type(model) not in (GPT, EncoderDecoder) or model.training:
-            return None
-        modules = list(model.decoder.modules())
-        if type(model) is EncoderDecoder and model.decoder_embed_norm is not None:
-            modules.append(model.decoder_embed_norm)
-        if any(type(m) not in cls.MODULES for m in modules):
-            return None
-        if any(type(m) in (LayerNorm, RMSNorm) and m.normalized_shape != (model.config.d_model,) for m in modules):
-            return None
-        if any(layer.self_attn.rotary is not None and layer.self_attn.rotary.rotary_dim != layer.self_attn.head_dim
-               for layer in model.decoder.layers):
-            return None
-        if type(model.lm_head) is not Linear or type(model.embed_tokens) is not Embedding:
-            return None
-        positions = model.decoder_positions if type(model) is EncoderDecoder else model.embed_positions
-        if type(positions) not in (LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, type(None)):
-            return None
-        if type(model) is GPT and type(model.alibi) not in (ALiBi, type(None)):
-            return None
-        return cls(model, copy_weights=rows * steps >= cls.COPY_MIN_ROW_STEPS)
-
-    def __init__(self, model, copy_weights=False):
-        self.model = model
-        self.seq2seq = type(model) is EncoderDecoder
-        self.weights = {}                                     # Linear -> (weight (in, out), bias or None)
-        for layer in list(model.decoder.modules()) + [model.lm_head]:
-            if type(layer) is Linear:
-                weight = _transposed(layer.weight._data) if copy_weights else layer.weight._data.T
-                self.weights[layer] = (weight, _data(layer.bias))
-
-    def _linear(self, layer, x):
-        weight, bias = self.weights[layer]
-        y = matmul(x, weight)                                                           # (B, out)
-        if bias is not None:
-            y += bias
-        return y
-
-    def __call__(self, tokens, runner):
-        model, caches = self.model, runner.cache
-        past = caches[0].length                                         # positions already cached
-        x = model.embed_tokens.weight._data[tokens]                      # (B, d)
-        self_mask = cross_mask = rotary_positions = None
-        if self.seq2seq:
-            if model.embed_scale != 1.0:
-                x = x * x.dtype.type(model.embed_scale)
-            if model.decoder_positions is not None:
-                x = x + self._position_vectors(model.decoder_positions, past)
-            if model.decoder_embed_norm is not None:
-                x = _norm(model.decoder_embed_norm, x)
-            if runner.memory_mask is not None:
-                cross_mask = (runner.memory_mask != 0)[:, None, None, :]                # (B, 1, 1, S)
-            if model.decoder_relative_bias is not None:                                 # T5
-                self_mask = model.decoder_relative_bias(1, past + 1, offset=past)._data   # (1, H, 1, S)
-        else:
-            positions = runner.positions[:, past]                                       # (B,)
-            if model.embed_positions is not None:
-                x = x + self._position_vectors(model.embed_positions, positions)
-            if model.config.position == "rope":
-                rotary_positions = positions[:, None]                                   # (B, 1)
-            allowed = runner.allowed[:, None, None, :past + 1] if runner.padded else None   # (B, 1, 1, S)
-            self_mask = allowed
-            if model.alibi is not None:
-                self_mask = model.alibi(1, past + 1, offset=past, dtype=x.dtype)._data[None]    # (1, H, 1, S)
-                if allowed is not None:
-                    self_mask = self_mask + np.where(allowed, 0, -np.inf).astype(x.dtype)
-        for layer, cache in zip(model.decoder.layers, caches):
-            x = self._block(layer, x, cache, self_mask, cross_mask, rotary_positions)
-        if model.decoder.norm is not None:
-            x = _norm(model.decoder.norm, x)
-        if self.seq2seq and model.config.scale_decoder_outputs:
-            x = x * x.dtype.type(model.config.d_model ** -0.5)
-        logits = self._linear(model.lm_head, x)                                         # (B, vocab)
-        if self.seq2seq and model.final_logits_bias is not None:
-            logits += model.final_logits_bias._data
-        return logits
-
-    @staticmethod
-    def _position_vectors(module, positions):
-        if type(module) is LearnedPositionalEmbedding:
-            return module.weight._data[positions + module.offset]
-        return module.table._data[positions]
-
-    def _block(self, block, x, cache, self_mask, cross_mask, rotary_positions):
-        x = self._sublayer(block, x, block.self_attn_norm, lambda h: self._attention(
-            block.self_attn, h, cache.self_attn, self_mask, rotary_positions))
-        if block.cross_attn is not None:
-            x = self._sublayer(block, x, block.cross_attn_norm, lambda h: self._attention(
-                block.cross_attn, h, cache.cross_attn, cross_mask, None))
-        return self._sublayer(block, x, block.ffn_norm, lambda h: self._ffn(block.ffn, h))
-
-    @staticmethod
-    def _sublayer(block, x, norm, function):
-        if block.norm_first:
-            return x + function(_norm(norm, x))
-        return _norm(norm, x + function(x))
-
-    def _attention(self, attention, h, cache, mask, rotary_positions):
-        """h (B, d) -> (B, d). Self-attention appends this position's key and value to the
-        cache; cross-attention reads the encoder's, cached by the model's first call."""
-        batch, heads, kv_heads, head_dim = h.shape[0], attention.n_heads, attention.n_kv_heads, attention.head_dim
-        q = self._linear(attention.q_proj, h).reshape(batch, heads, 1, head_dim)        # (B, H, 1, Dh)
-        if attention.cross_attention:
-            keys, values = cache.filled()                                               # (B, Hkv, S, Dh)
-        else:
-            k = self._linear(attention.k_proj, h).reshape(batch, kv_heads, 1, head_dim)
-            v = self._linear(attention.v_proj, h).reshape(batch, kv_heads, 1, head_dim)
-            if attention.rotary is not None:
-                cos, sin = attention.rotary.cos_sin(rotary_positions, h.dtype)         # (B, 1, Dh)
-                cos, sin = cos[:, None], sin[:, None]
-                q = _op(Rotary, q, cos, sin, interleaved=attention.rotary.interleaved)
-                k = _op(Rotary, k, cos, sin, interleaved=attention.rotary.interleaved)
-            keys, values = cache.append(k, v)
-        return self._linear(attention.out_proj, _attend(q, keys, values, mask, attention.scale))
-
-    def _ffn(self, ffn, h):
-        if ffn.gate is not None:
-            hidden = _activate(GATED[ffn.activation], self._linear(ffn.gate, h)) * self._linear(ffn.up, h)
-        else:
-            hidden = _activate(ACTIVATIONS[ffn.activation], self._linear(ffn.up, h))
-        return self._linear(ffn.down, hidden)
-
-
 # ---------------------------------------------------------------------------- search
-def stream(model, input_ids, attention_mask=None, *, max_new_tokens=20, do_sample=False, temperature=1.0,
-           top_k=None, top_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0, eos_token_id=None,
-           pad_token_id=None, generator=None, use_cache=True):
+def stream(model: Decodable, input_ids: Ids, attention_mask: Optional[Ids] = None, *, max_new_tokens: int = 20,
+           do_sample: bool = False, temperature: float = 1.0, top_k: Optional[int] = None, top_p: float = 1.0,
+           repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0, eos_token_id: TokenIds = None,
+           pad_token_id: Optional[int] = None, generator=None, use_cache: bool = True) -> Iterator[np.ndarray]:
     """Greedy search or sampling, yielding each step's tokens (B,) as soon as they are chosen.
     Stops when every row has produced an end token or after max_new_tokens. A row that has
     finished gets pad_token_id (default: the first end token, else 0)."""
@@ -509,18 +309,22 @@ def stream(model, input_ids, attention_mask=None, *, max_new_tokens=20, do_sampl
     return _stream(model, input_ids, attention_mask, options, use_cache)
 
 
-def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sample=False, temperature=1.0,
-                     top_k=None, top_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0, eos_token_id=None,
-                     pad_token_id=None, generator=None):
+def stream_in_window(model: Decodable, input_ids: Ids, *, max_new_tokens: int = 20, window: Optional[int] = None,
+                     do_sample: bool = False, temperature: float = 1.0, top_k: Optional[int] = None,
+                     top_p: float = 1.0, repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
+                     eos_token_id: TokenIds = None, pad_token_id: Optional[int] = None,
+                     generator=None) -> Iterator[np.ndarray]:
     """stream() for a causal LM past its position table, as nanoGPT's sample.py does it: each
     token is predicted from at most the last ``window`` tokens (default: the model's
     max_positions). While the sequence fits the window, one cached stream runs; after that each
     token re-runs the last ``window`` tokens (their positions have shifted, so no cache carries
     over), and the penalties see those tokens. Rows that produce an end token get pad tokens
     after it; the stream stops when every row has."""
-    if isinstance(model, EncoderDecoder):
+    if model.is_encoder_decoder:
         raise ValueError("stream_in_window is for causal LMs; an encoder-decoder's decoder length is max_new_tokens")
-    limit = model.config.max_positions
+    limit = model.position_limit
+    if limit is None:                   # no position table (ALiBi): the window is the config's context
+        limit = model.config.max_positions
     window = limit if window is None else window
     if not _is_int(window) or not 1 <= window <= limit:
         raise ValueError(f"window must be an int in [1, {limit}] (the position table), got {window!r}")
@@ -550,15 +354,16 @@ def stream_in_window(model, input_ids, *, max_new_tokens=20, window=None, do_sam
     try:
         while produced < max_new_tokens and unfinished.any():
             context = sequences[:, -window:]
-            with no_grad():
-                scores = model(context, logits_to_keep=1).logits._data[:, -1].astype(np.float32)
+            with no_grad(), prepared_layouts():
+                scores = model.decode_step(context).numpy().astype(np.float32)
             produced += 1
             yield emit(options.choose(options.process(scores, context)))
     finally:
         model.train(was_training)
 
 
-def generate_in_window(model, input_ids, *, max_new_tokens=20, window=None, **options):
+def generate_in_window(model: Decodable, input_ids: Ids, *, max_new_tokens: int = 20, window: Optional[int] = None,
+                       **options) -> np.ndarray:
     """The prompt and stream_in_window's tokens, (B, prompt + new); ``options`` are its own."""
     prompt = _as_batch(input_ids, "input_ids")
     steps = [t[:, None] for t in stream_in_window(model, prompt, max_new_tokens=max_new_tokens, window=window,
@@ -572,7 +377,7 @@ def _stream(model, input_ids, attention_mask, options, use_cache, steps=None):
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
+        with no_grad(), prepared_layouts():
             runner = _Runner(model, input_ids, attention_mask, steps, use_cache)
             sequences = runner.prompt
             unfinished = np.ones(len(sequences), dtype=bool)
@@ -590,9 +395,11 @@ def _stream(model, input_ids, attention_mask, options, use_cache, steps=None):
         model.train(was_training)
 
 
-def generate(model, input_ids, attention_mask=None, *, max_new_tokens=20, do_sample=False, temperature=1.0,
-             top_k=None, top_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0, num_beams=1, length_penalty=1.0,
-             early_stopping=False, eos_token_id=None, pad_token_id=None, generator=None, use_cache=True):
+def generate(model: Decodable, input_ids: Ids, attention_mask: Optional[Ids] = None, *, max_new_tokens: int = 20,
+             do_sample: bool = False, temperature: float = 1.0, top_k: Optional[int] = None, top_p: float = 1.0,
+             repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0, num_beams: int = 1,
+             length_penalty: float = 1.0, early_stopping: Union[bool, str] = False, eos_token_id: TokenIds = None,
+             pad_token_id: Optional[int] = None, generator=None, use_cache: bool = True) -> np.ndarray:
     """The prompt followed by the generated tokens, (B, prompt + new) -- or, for an
     encoder-decoder, the decoder sequence from its start token. See the module docstring.
 
@@ -609,10 +416,12 @@ def generate(model, input_ids, attention_mask=None, *, max_new_tokens=20, do_sam
     return np.concatenate([_prompt_of(model, input_ids)] + [step[:, None] for step in steps], axis=1)
 
 
-def beam_search(model, input_ids, attention_mask=None, *, num_beams=4, max_new_tokens=20, length_penalty=1.0,
-                early_stopping=False, eos_token_id=None, pad_token_id=None, do_sample=False, temperature=1.0,
-                top_k=None, top_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0, generator=None,
-                use_cache=True):
+def beam_search(model: Decodable, input_ids: Ids, attention_mask: Optional[Ids] = None, *, num_beams: int = 4,
+                max_new_tokens: int = 20, length_penalty: float = 1.0, early_stopping: Union[bool, str] = False,
+                eos_token_id: TokenIds = None, pad_token_id: Optional[int] = None, do_sample: bool = False,
+                temperature: float = 1.0, top_k: Optional[int] = None, top_p: float = 1.0,
+                repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0, generator=None,
+                use_cache: bool = True) -> np.ndarray:
     """Hugging Face's vectorised beam search for any num_beams >= 1 (generate uses it when
     num_beams > 1; with one beam and no end token it chooses what greedy search chooses).
     Returns the best finished hypothesis of each row, (B, prompt + longest returned)."""
@@ -624,7 +433,7 @@ def beam_search(model, input_ids, attention_mask=None, *, num_beams=4, max_new_t
 
 def _prompt_of(model, input_ids):
     ids = _as_batch(input_ids, "input_ids")
-    if isinstance(model, EncoderDecoder):
+    if model.is_encoder_decoder:
         return np.full((len(ids), 1), model.config.decoder_start_token_id, dtype=np.int64)
     return ids
 
@@ -641,7 +450,7 @@ def _beam_search(model, input_ids, attention_mask, options, use_cache):
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
+        with no_grad(), prepared_layouts():
             runner = _Runner(model, input_ids, attention_mask, options.max_new_tokens, use_cache, batch_repeat=beams)
             prompt = runner.prompt                                              # (B * beams, P)
             batch = prompt.shape[0] // beams

@@ -1,18 +1,23 @@
 """Decoding (npformer.generation): the KV cache against recomputing, the search strategies'
 properties, and bad input.
 
-The cache property is checked at two levels, in float64, on small random models of each
-family (GPT-2 style, Llama style with grouped-query heads and RoPE, GPT with ALiBi, BART, T5 with
-its relative position bias in both versions, and the original encoder-decoder), with left-padded
-batched prompts for the decoder-only models and right-padded sources for the encoder-decoders:
+The cache property is checked at two levels, on small random models of each family (GPT-2
+style, Llama style with grouped-query heads and RoPE, GPT with ALiBi, BART, T5 with its relative
+position bias in both versions, and the original encoder-decoder), with left-padded batched
+prompts for the decoder-only models and right-padded sources for the encoder-decoders, in
+float64 (to 1e-10) and in float32 (to float32 rounding, see FLOAT32_TOLERANCE):
 
 - the model: ``model(..., cache=cache)`` fed one token at a time gives, at every step, the last
   position's logits of ``model(whole sequence)`` without a cache, and those of each row run
   alone without padding;
-- generation: the logits ``_Runner`` hands the search at every step -- the model's forward for
-  the prompt, then ``_FastStep`` (the NumPy step, with and without its weight copies) -- equal
-  those of recomputing, and those of the cached steps through the model's forward.
+- generation: the logits ``_Runner`` hands the search at every step with the cache (the
+  model's own forward through ``decode_step``) equal those of recomputing (``use_cache=False``),
+  outside ``prepared_layouts()`` and inside it with every weight given a prepared copy.
+
+Generation runs the model's own forward: a subclass that overrides forward decodes with it.
 """
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -22,7 +27,9 @@ import npformer
 from npformer import generation
 from npformer.autograd.random import Generator
 from npformer.generation import beam_search, generate, stream
-from npformer.models import GPT, EncoderDecoder, EncoderDecoderConfig, GPTConfig
+from npformer.models import GPT, EncoderDecoder, EncoderDecoderConfig, GPTConfig, ModelOutput
+from npformer.ops import layouts
+from npformer.ops.layouts import prepared_layouts
 from tests.helpers import relative_error
 
 CACHE_TOLERANCE = 1e-10             # relative error of cached against recomputed logits, float64
@@ -41,48 +48,48 @@ def randomized(model, seed):
     return model.eval()
 
 
-def gpt2(seed=0, vocab=23, max_positions=40, std=0.3, **options):
+def gpt2(seed=0, vocab=23, max_positions=40, std=0.3, *, dtype=np.float64, **options):
     options = dict(dict(d_model=16, n_layers=2, n_heads=2), **options)
     config = GPTConfig.gpt2(vocab_size=vocab, max_positions=max_positions, init_std=std, **options)
-    return randomized(GPT(config, dtype=np.float64, generator=Generator(seed)), seed)
+    return randomized(GPT(config, dtype=dtype, generator=Generator(seed)), seed)
 
 
-def llama(seed=0, vocab=23, max_positions=40, std=0.3, **options):
+def llama(seed=0, vocab=23, max_positions=40, std=0.3, *, dtype=np.float64, **options):
     config = GPTConfig.llama(vocab_size=vocab, max_positions=max_positions, d_model=16, n_layers=2, n_heads=4,
                              n_kv_heads=2, d_ff=24, init_std=std, **options)
-    return randomized(GPT(config, dtype=np.float64, generator=Generator(seed)), seed)
+    return randomized(GPT(config, dtype=dtype, generator=Generator(seed)), seed)
 
 
-def gpt_alibi(seed=0, vocab=23, std=0.3):
+def gpt_alibi(seed=0, vocab=23, std=0.3, *, dtype=np.float64):
     """ALiBi with grouped-query attention (4 query heads, 2 key/value heads), RMSNorm, GeGLU."""
     return gpt2(seed, vocab, std=std, position="alibi", norm="rmsnorm", activation="geglu", bias=False, n_heads=4,
-                n_kv_heads=2)
+                n_kv_heads=2, dtype=dtype)
 
 
-def bart(seed=0, vocab=23, max_positions=40, std=0.3):
+def bart(seed=0, vocab=23, max_positions=40, std=0.3, *, dtype=np.float64):
     config = EncoderDecoderConfig.bart(vocab_size=vocab, d_model=16, n_heads=2, encoder_layers=2, decoder_layers=2,
                                        d_ff=24, max_positions=max_positions, dropout=0.0, init_std=std)
-    return randomized(EncoderDecoder(config, dtype=np.float64, generator=Generator(seed)), seed)
+    return randomized(EncoderDecoder(config, dtype=dtype, generator=Generator(seed)), seed)
 
 
-def transformer(seed=0, vocab=23, max_positions=40, std=0.3):
+def transformer(seed=0, vocab=23, max_positions=40, std=0.3, *, dtype=np.float64):
     config = EncoderDecoderConfig.transformer(vocab_size=vocab, d_model=16, n_heads=4, encoder_layers=2,
                                               decoder_layers=2, d_ff=24, max_positions=max_positions, dropout=0.1,
                                               init_std=std)
-    return randomized(EncoderDecoder(config, dtype=np.float64, generator=Generator(seed)), seed)
+    return randomized(EncoderDecoder(config, dtype=dtype, generator=Generator(seed)), seed)
 
 
-def t5(seed=0, vocab=23, max_positions=40, std=0.3, **options):
+def t5(seed=0, vocab=23, max_positions=40, std=0.3, *, dtype=np.float64, **options):
     """T5 with few buckets and a short max_distance, so that short sequences reach the
     logarithmic buckets (and, decoding, the bias of each new query moves with its position)."""
     config = EncoderDecoderConfig.t5(vocab_size=vocab, d_model=16, n_heads=2, encoder_layers=2, decoder_layers=2,
                                      d_ff=24, relative_buckets=8, relative_max_distance=10, dropout=0.0, init_std=std,
                                      **options)
-    return randomized(EncoderDecoder(config, dtype=np.float64, generator=Generator(seed)), seed)
+    return randomized(EncoderDecoder(config, dtype=dtype, generator=Generator(seed)), seed)
 
 
-def t5_v1_1(seed=0, vocab=23, max_positions=40, std=0.3):
-    return t5(seed, vocab, max_positions, std, activation="geglu_tanh", scale_decoder_outputs=False)
+def t5_v1_1(seed=0, vocab=23, max_positions=40, std=0.3, *, dtype=np.float64):
+    return t5(seed, vocab, max_positions, std, activation="geglu_tanh", scale_decoder_outputs=False, dtype=dtype)
 
 
 FAMILIES = {"gpt2": gpt2, "llama": llama, "gpt-alibi": gpt_alibi, "bart": bart, "t5": t5, "t5-v1.1": t5_v1_1,
@@ -117,29 +124,104 @@ def positions_of(mask):
 
 
 # --------------------------------------------------------------------------- cache == recompute
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@given(data=st.data())
-def test_cached_logits_equal_recomputed(family, data):
+# float32: cached and recomputed logits differ only in the order of their sums (one row at a
+# time against the whole sequence; a prepared (in, out) copy against W itself), so their gap is
+# float32 rounding carried through the model. Each product or sum of n terms rounds with a
+# relative error of about sqrt(n) * u (u = 2^-24 ~ 6e-8, float32's unit roundoff; sqrt(n) since
+# the roundings of a sum are independent and mostly cancel, n * u being a worst case never met),
+# and the residual stream carries every sublayer's error up to the logits, so the errors of the
+# blocks on the path add: sqrt(n) * u * depth. Here the longest reduction is n = 64 (GPT-2's
+# hidden width 4 * d_model; the others are d_model = 16, d_ff = 24 and at most 12 keys) and the
+# depth is 4 blocks (an encoder-decoder's 2 + 2: the rows run alone re-encode their source), so
+# sqrt(n) * u * depth = 8 * 6e-8 * 4 = 1.9e-6. The factor 8 on top (1.5e-5 in all) covers what
+# this count leaves out: each block has several products in a row (projections, scores, weighted
+# sum, output projection, two FFN products), and LayerNorm/RMSNorm divide by a standard deviation
+# that can be below 1. Measured over 1,300 random examples per family, the worst error was 3.0e-6
+# (GPT with ALiBi; BART 2.9e-6, Llama 2.5e-6, the original Transformer 2.3e-6, GPT-2 1.5e-6, T5
+# 5.4e-7, T5 v1.1 4.5e-7), a fifth of the bound; a real mistake (a padding or source mask left out,
+# a position one too far) gives 6e-3 (T5's bias one position off, often the same distance bucket)
+# to above 1 (test_the_float32_tolerance_is_far_below_a_real_mistake holds some of them to > 100x).
+#
+# The error is taken relative to the row's largest |logit|: a logit is a sum over d_model of
+# terms about as large as the row's largest logits, so its rounding error scales with the row,
+# not with itself (a logit near 0 is a difference of larger terms, and its own relative error
+# means nothing); per row, so that a row of small logits is held to its own scale, not
+# hidden under a batch neighbour's larger one.
+FLOAT32_UNIT_ROUNDOFF = 2.0 ** -24
+FLOAT32_TOLERANCE = 8 * np.sqrt(64) * FLOAT32_UNIT_ROUNDOFF * 4           # 1.5e-5
+
+
+def row_relative_error(actual, expected):
+    """max over rows of max_j |actual - expected| / max_j |expected| (rows: the last axis)."""
+    actual = np.asarray(actual, dtype=np.float64).reshape(-1, np.shape(expected)[-1])
+    expected = np.asarray(expected, dtype=np.float64).reshape(actual.shape)
+    if not (np.isfinite(actual).all() and np.isfinite(expected).all()):
+        return float("inf")
+    scale = np.max(np.abs(expected), axis=-1)
+    return float(np.max(np.max(np.abs(actual - expected), axis=-1) / scale))
+
+
+@contextlib.contextmanager
+def every_weight_prepared():
+    """prepared_layouts() with MIN_ELEMENTS lowered to 1: these small models' weights get the
+    prepared (in, out) copies a large model's vocabulary projection gets."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layouts, "MIN_ELEMENTS", 1)
+        with prepared_layouts():
+            yield
+
+
+def _draw_case(family, data, dtype):
     seed = data.draw(st.integers(0, 2 ** 16), label="seed")
     batch = data.draw(st.integers(1, 3), label="batch")
     width = data.draw(st.integers(1, 6), label="prompt width")
     lengths = data.draw(st.lists(st.integers(1, width), min_size=batch, max_size=batch), label="real lengths")
     steps = data.draw(st.integers(1, 6), label="steps")
-    model = FAMILIES[family](seed)
+    model = FAMILIES[family](seed, dtype=dtype)
     rng = np.random.default_rng(seed)
     ids, mask = prompts(family, rng, lengths, width)
     fed = rng.integers(0, model.config.vocab_size, (batch, steps))        # the tokens appended, one per step
+    return model, ids, mask, fed
+
+
+def _check_model(family, model, ids, mask, fed):
+    if family in DECODER_ONLY:
+        _check_decoder_only_model(model, ids, mask, fed)
+    else:
+        _check_encoder_decoder_model(model, ids, mask, fed)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@given(data=st.data())
+def test_cached_logits_equal_recomputed(family, data):
+    model, ids, mask, fed = _draw_case(family, data, np.float64)
     with npformer.no_grad():
-        if family in DECODER_ONLY:
-            _check_decoder_only_model(model, ids, mask, fed)
-        else:
-            _check_encoder_decoder_model(model, ids, mask, fed)
+        _check_model(family, model, ids, mask, fed)
+        _check_runner(model, ids, mask, fed)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@given(data=st.data())
+def test_cached_logits_equal_recomputed_in_float32(family, data):
+    """The same in float32, to float32 rounding (FLOAT32_TOLERANCE); the model-level check runs
+    inside prepared_layouts() with every weight prepared, as a decoding run's products are."""
+    model, ids, mask, fed = _draw_case(family, data, np.float32)
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float32)}
+    with npformer.no_grad():
+        with every_weight_prepared():
+            _check_model(family, model, ids, mask, fed)
         _check_runner(model, ids, mask, fed)
 
 
 def _close(actual, expected, what):
-    error = relative_error(actual, expected)
-    assert error <= CACHE_TOLERANCE, f"{what}: cached logits differ from recomputed by {error:.2e} (relative)"
+    """Equal to the rounding of the logits' dtype: 1e-10 in float64, FLOAT32_TOLERANCE in float32."""
+    if expected.dtype == np.float32:
+        assert actual.dtype == np.float32, f"{what}: float32 model gave {actual.dtype} logits"
+        error, tolerance = row_relative_error(actual, expected), FLOAT32_TOLERANCE
+    else:
+        assert expected.dtype == np.float64, f"{what}: expected float64 logits, got {expected.dtype}"
+        error, tolerance = relative_error(actual, expected), CACHE_TOLERANCE
+    assert error <= tolerance, f"{what}: cached logits differ from recomputed by {error:.2e} (relative)"
 
 
 def _check_decoder_only_model(model, ids, mask, fed):
@@ -180,24 +262,73 @@ def _check_encoder_decoder_model(model, ids, mask, fed):
             _close(step[row], alone, f"decoder position {end - 1}, row {row} unpadded")
 
 
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_the_float32_tolerance_is_far_below_a_real_mistake(family):
+    """FLOAT32_TOLERANCE has teeth: a cached float32 step that leaves out the padding mask
+    (decoder-only) or the source mask (encoder-decoders), or numbers the new token one position
+    too far (learned positions, RoPE), differs from the recomputed logits by more than 100 times it."""
+    model = FAMILIES[family](seed=5, dtype=np.float32)
+    rng = np.random.default_rng(5)
+    ids, mask = prompts(family, rng, [5, 2, 4], 5)
+    new = rng.integers(0, model.config.vocab_size, (3, 1))
+    mistakes = {}
+    with npformer.no_grad():
+        if family in DECODER_ONLY:
+            full_mask = np.concatenate([mask, np.ones_like(new)], axis=1)
+            positions = positions_of(full_mask)
+            right = model(np.concatenate([ids, new], axis=1), attention_mask=full_mask,
+                          position_ids=positions).logits.numpy()[:, -1]
+
+            def step(masked=True, shift=0):
+                cache = model.make_cache(3, 6)
+                model(ids, attention_mask=mask if masked else None, position_ids=positions[:, :5], cache=cache)
+                return model(new, attention_mask=full_mask if masked else None, position_ids=positions[:, 5:] + shift,
+                             cache=cache).logits.numpy()[:, -1]
+            mistakes["no padding mask"] = step(masked=False)
+            if model.position_limit is not None:
+                mistakes["position one too far"] = step(shift=1)
+        else:
+            target = np.concatenate([np.full((3, 1), model.config.decoder_start_token_id), new], axis=1)
+            memory = model.encode(ids, mask)
+            right = model.decode(target, memory, mask).numpy()[:, -1]
+
+            def step(masked=True):
+                cache = model.make_cache(3, 2, memory.shape[1])
+                model.decode(target[:, :1], memory, mask if masked else None, cache=cache)
+                return model.decode(new, memory, mask if masked else None, cache=cache).numpy()[:, -1]
+            mistakes["no source mask"] = step(masked=False)
+        _close(step(), right, "the step without a mistake")
+    for what, logits in mistakes.items():
+        error = row_relative_error(logits, right)
+        assert error > 100 * FLOAT32_TOLERANCE, f"{what}: only {error:.2e} from the right logits"
+
+
 def _check_runner(model, ids, mask, fed):
-    """Generation's own step logits: cached (fast step, and the model's forward) and recomputed."""
+    """Generation's own step logits with the cache (the model's forward through decode_step)
+    equal those of recomputing the whole sequence (use_cache=False), outside prepared_layouts()
+    and, as generation runs, inside one scope for the whole run with every weight prepared."""
     steps = fed.shape[1]
-    fast = generation._Runner(model, ids, mask, steps, use_cache=True)
-    assert fast.fast is not None, "the fast step should handle every family built here"
-    copied = generation._Runner(model, ids, mask, steps, use_cache=True)
-    copied.fast = generation._FastStep(model, copy_weights=True)        # (in, out) copies, as long runs use
-    through_forward = generation._Runner(model, ids, mask, steps, use_cache=True)
-    through_forward.fast = None
     recompute = generation._Runner(model, ids, mask, steps, use_cache=False)
-    sequence, new = fast.prompt, None
+    cached = generation._Runner(model, ids, mask, steps, use_cache=True)
+    sequences, sequence, new = [], recompute.prompt, None        # what each step sees: the sequence, its new tokens
     for step in range(steps):
-        expected = recompute.logits(sequence, new)
-        _close(fast.logits(sequence, new), expected, f"generation step {step} (fast step)")
-        _close(copied.logits(sequence, new), expected, f"generation step {step} (fast step, copied weights)")
-        _close(through_forward.logits(sequence, new), expected, f"generation step {step} (model forward)")
+        sequences.append((sequence, new))
         new = fed[:, step]
         sequence = np.concatenate([sequence, new[:, None]], axis=1)
+    expected = []
+    for step, (sequence, new) in enumerate(sequences):
+        expected.append(recompute.logits(sequence, new))
+        assert expected[-1].dtype == model.lm_head.weight.dtype, "logits come in the model's dtype"
+        _close(cached.logits(sequence, new), expected[-1], f"generation step {step}")
+    assert cached.cache.length == sequences[-1][0].shape[1]
+    with every_weight_prepared():
+        cached = generation._Runner(model, ids, mask, steps, use_cache=True)
+        recompute = generation._Runner(model, ids, mask, steps, use_cache=False)
+        for step, (sequence, new) in enumerate(sequences):
+            _close(cached.logits(sequence, new), expected[step], f"generation step {step} (prepared layouts)")
+            _close(recompute.logits(sequence, new), expected[step], f"generation step {step} (prepared, recomputed)")
+        # the vocabulary projection went through the prepared copies: it has been seen in this scope
+        assert layouts.transposed(model.lm_head.weight.numpy()) is not None
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -215,17 +346,30 @@ def test_generate_with_and_without_cache_give_the_same_tokens(family):
         np.testing.assert_array_equal(outputs[0], outputs[1], err_msg=f"{family} {options}")
 
 
-def test_models_outside_the_fast_step_decode_through_their_forward():
-    class Subclassed(GPT):                               # its forward could differ: no fast step
-        pass
+def test_generation_decodes_with_the_models_own_forward():
+    """There is one forward: a GPT subclass whose forward shifts the logits decodes with that
+    forward (other tokens than its base class), and its cached steps equal recomputing."""
+    shift = 3.0 * np.random.default_rng(2).standard_normal(23)
+
+    class Shifted(GPT):
+        def forward(self, *args, **kwargs):
+            out = super().forward(*args, **kwargs)
+            return ModelOutput(logits=out.logits + shift, loss=out.loss)
 
     model = gpt2(seed=2)
-    other = Subclassed(model.config, dtype=np.float64, generator=Generator(2)).eval()
+    other = Shifted(model.config, dtype=np.float64, generator=Generator(2)).eval()
     other.load_state_dict(model.state_dict())
-    assert generation._FastStep.of(model) is not None and generation._FastStep.of(other) is None
+    prompt = np.array([4, 9, 1, 7])
+    shifted = generate(other, prompt, max_new_tokens=8)
+    np.testing.assert_array_equal(shifted[0], greedy_reference(other, prompt, 8))     # its forward, each step
+    assert not np.array_equal(shifted, generate(model, prompt, max_new_tokens=8))
+    np.testing.assert_array_equal(generate(other, prompt, max_new_tokens=8, use_cache=False), shifted)
     ids, mask = left_padded(np.random.default_rng(2), [4, 2], 4, 23)
-    np.testing.assert_array_equal(generate(model, ids, mask, max_new_tokens=8),
-                                  generate(other, ids, mask, max_new_tokens=8))
+    with npformer.no_grad():
+        step = generation._Runner(other, ids, mask, 1, use_cache=True).logits(ids, None)
+        base = generation._Runner(model, ids, mask, 1, use_cache=True).logits(ids, None)
+        np.testing.assert_allclose(step, base + shift, rtol=0, atol=1e-12)
+        _check_runner(other, ids, mask, np.random.default_rng(3).integers(0, 23, (2, 5)))
 
 
 # --------------------------------------------------------------------------- search strategies

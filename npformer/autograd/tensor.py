@@ -216,7 +216,8 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python scalar; shape is {self._data.shape}")
+            raise ValueError(f"item: only a one-element tensor converts to a Python scalar; shape is "
+                             f"{self._data.shape}")
         return self._data.item()
 
     def tolist(self):
@@ -704,7 +705,8 @@ class Tensor:
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         return write(self, lambda s: ops.scatter(s, dim, index, src, value=value, reduce=reduce), (src,))
     def scatter_add_(self, dim, index, src): return write(self, lambda s: ops.scatter_add(s, dim, index, src), (src,))
-    def index_fill_(self, dim, index, value): return write(self, lambda s: ops.index_fill(s, dim, index, value), (value,))
+    def index_fill_(self, dim, index, value):
+        return write(self, lambda s: ops.index_fill(s, dim, index, value), (value,))
 
 
 _ALL = np.ones((), dtype=np.bool_)      # a mask that selects every element (fill_ is masked_fill with it)

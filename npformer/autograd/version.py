@@ -39,8 +39,19 @@ def counter_of(tensor):
     return counter
 
 
+class _Writes:
+    """How many in-place writes any tensor has had: one number that moves whenever some memory
+    changed, for caches of derived arrays (ops/layouts.py) to notice."""
+    total = 0
+
+
 def bump(tensor):
     counter_of(tensor).value += 1
+    _Writes.total += 1
+
+
+def write_count():
+    return _Writes.total
 
 
 def memory_root(array):
@@ -69,7 +80,7 @@ def share_views(outputs, inputs):
                 continue
             root = memory_root(array)
             for t in inputs:
-                if t is not None and memory_root(t._data) is root:
+                if t is not None and (t._data is root or (t._data.base is not None and memory_root(t._data) is root)):
                     source = t
                     break
             else:
@@ -95,7 +106,8 @@ def view_positions(base, view):
     if ordered.size > 1 and np.any(ordered[1:] == ordered[:-1]):
         return None                                     # base itself repeats memory (broadcast)
     found = np.searchsorted(ordered, view_offsets)
-    if found.size and (found.max() >= ordered.size or np.any(ordered[np.minimum(found, ordered.size - 1)] != view_offsets)):
+    if found.size and (found.max() >= ordered.size
+                       or np.any(ordered[np.minimum(found, ordered.size - 1)] != view_offsets)):
         return None
     return order[found].reshape(view.shape)
 

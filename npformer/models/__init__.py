@@ -8,16 +8,24 @@
 ``from_pretrained(dir)`` and ``model.save_pretrained(dir)`` read and write Hugging Face
 checkpoint folders (npformer.interop holds the conversion tables).
 """
-from .bert import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
-                   BertForSequenceClassification, BertForTokenClassification, BertModel)
+# ruff: noqa: F401 -- the imports below are npformer.models' public names
+from .bert import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
 from .encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from .gpt import GPT, GPTConfig
 from .output import ModelOutput
 
 
-def from_pretrained(directory, dtype=None, strict=True):
+def from_pretrained(directory: str, dtype=None, strict: bool = True):
     """Load a Hugging Face checkpoint folder (config.json + model.safetensors, or shards with an
     index) as the matching npformer model, in eval mode. ``dtype=None`` keeps the checkpoint's
     dtype; see npformer.interop.from_pretrained."""
-    from ..interop import from_pretrained as load       # the conversion tables sit a floor above
+    from ..interop import from_pretrained as load  # the conversion tables sit a floor above
     return load(directory, dtype=dtype, strict=strict)

@@ -22,7 +22,7 @@ from ..nn.module import Module, Parameter
 from ..nn.positional import LearnedPositionalEmbedding
 from ..nn.shapes import new_array
 from ..nn.transformer import ACTIVATIONS, EncoderStack
-from .common import PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
+from .common import Ids, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
 
 
@@ -53,7 +53,8 @@ class BertModel(Module, PretrainedMixin):
     def __init__(self, config: BertConfig, add_pooler=True, dtype=None, generator=None):
         super().__init__()
         self.config = c = config
-        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id, dtype=dtype, generator=generator)
+        self.embed_tokens = Embedding(c.vocab_size, c.d_model, padding_idx=c.pad_token_id, dtype=dtype,
+                                      generator=generator)
         self.embed_positions = LearnedPositionalEmbedding(c.max_positions, c.d_model, dtype=dtype, generator=generator)
         self.embed_token_types = Embedding(c.type_vocab_size, c.d_model, dtype=dtype, generator=generator)
         self.embed_norm = LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
@@ -65,7 +66,8 @@ class BertModel(Module, PretrainedMixin):
         self.pooler = Linear(c.d_model, c.d_model, dtype=dtype, generator=generator) if add_pooler else None
         init_weights(self, c.init_std, generator)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, token_type_ids: Optional[Ids] = None,
+                position_ids: Optional[Ids] = None) -> ModelOutput:
         """input_ids (B, T); attention_mask (B, T), 1 for real tokens; token_type_ids (B, T),
         0 for sentence A and 1 for B. Returns ModelOutput(last_hidden_state (B, T, d),
         pooler_output (B, d))."""
@@ -146,7 +148,8 @@ class BertForMaskedLM(_BertWithHead):
     def build_head(self, config, dtype, generator):
         self.mlm_head = MaskedLMHead(config, self.bert.embed_tokens.weight, dtype, generator)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, token_type_ids: Optional[Ids] = None,
+                position_ids: Optional[Ids] = None, labels: Optional[Ids] = None) -> ModelOutput:
         """labels (B, T): the original token where masked, -100 elsewhere."""
         hidden = self.encode(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
         logits = self.mlm_head(hidden)                                           # (B, T, vocab)
@@ -161,8 +164,9 @@ class BertForPreTraining(_BertWithHead):
         self.mlm_head = MaskedLMHead(config, self.bert.embed_tokens.weight, dtype, generator)
         self.nsp_head = Linear(config.d_model, 2, dtype=dtype, generator=generator)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
-                next_sentence_label=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, token_type_ids: Optional[Ids] = None,
+                position_ids: Optional[Ids] = None, labels: Optional[Ids] = None,
+                next_sentence_label: Optional[Ids] = None) -> ModelOutput:
         """loss = masked-LM loss + next-sentence loss (label 0: B follows A; 1: B is random)."""
         out = self.encode(input_ids, attention_mask, token_type_ids, position_ids)
         logits = self.mlm_head(out.last_hidden_state)
@@ -180,7 +184,8 @@ class BertForSequenceClassification(_BertWithHead):
         self.dropout = self._classifier_dropout(config, generator)
         self.classifier = Linear(config.d_model, config.num_labels, dtype=dtype, generator=generator)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, token_type_ids: Optional[Ids] = None,
+                position_ids: Optional[Ids] = None, labels: Optional[Ids] = None) -> ModelOutput:
         """labels (B,): class ids; float values of shape (B,) for regression (num_labels 1) or
         (B, num_labels) multi-hot targets for multi-label classification."""
         pooled = self.encode(input_ids, attention_mask, token_type_ids, position_ids).pooler_output
@@ -217,7 +222,8 @@ class BertForTokenClassification(_BertWithHead):
         self.dropout = self._classifier_dropout(config, generator)
         self.classifier = Linear(config.d_model, config.num_labels, dtype=dtype, generator=generator)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, token_type_ids: Optional[Ids] = None,
+                position_ids: Optional[Ids] = None, labels: Optional[Ids] = None) -> ModelOutput:
         """labels (B, T): a class per token (e.g. named-entity tags), -100 where not scored."""
         hidden = self.encode(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
         logits = self.classifier(self.dropout(hidden))                            # (B, T, num_labels)
@@ -233,8 +239,9 @@ class BertForQuestionAnswering(_BertWithHead):
     def build_head(self, config, dtype, generator):
         self.qa_head = Linear(config.d_model, 2, dtype=dtype, generator=generator)
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, start_positions=None,
-                end_positions=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, token_type_ids: Optional[Ids] = None,
+                position_ids: Optional[Ids] = None, start_positions: Optional[Ids] = None,
+                end_positions: Optional[Ids] = None) -> ModelOutput:
         """Span extraction: a start and an end logit per token. Positions outside the input are
         clamped to T and ignored, as in Hugging Face; the loss is the mean of both."""
         hidden = self.encode(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state

@@ -1,5 +1,9 @@
 """What every model family shares: checking token ids and masks, GPT-2/BERT-style weight
 initialisation, the shifted causal-LM loss, and the save/load entry points."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
 import numpy as np
 
 from .. import functional as F
@@ -8,6 +12,8 @@ from ..nn import init
 from ..nn.layers import Embedding, LayerNorm, Linear, RMSNorm
 from ..nn.positional import LearnedPositionalEmbedding
 from ..nn.shapes import holds_values
+
+Ids = Union[np.ndarray, Tensor, Sequence[int], Sequence[Sequence[int]]]      # (B, T) or (T,) integers
 
 
 def as_ids(ids, name, vocab_size=None):
@@ -74,11 +80,11 @@ class GenerationMixin:
     """model.generate / model.stream for the families that can decode (npformer.generation,
     a floor above the models, imported on use)."""
 
-    def generate(self, input_ids, attention_mask=None, **options):
+    def generate(self, input_ids: Ids, attention_mask: Optional[Ids] = None, **options) -> np.ndarray:
         from ..generation import generate
         return generate(self, input_ids, attention_mask, **options)
 
-    def stream(self, input_ids, attention_mask=None, **options):
+    def stream(self, input_ids: Ids, attention_mask: Optional[Ids] = None, **options):
         from ..generation import stream
         return stream(self, input_ids, attention_mask, **options)
 
@@ -87,6 +93,6 @@ class PretrainedMixin:
     """save_pretrained / from_pretrained for Hugging Face checkpoint folders. The conversion
     tables live in npformer.interop, a floor above the models; they are imported on use."""
 
-    def save_pretrained(self, directory, dtype=None, max_shard_size=None):
+    def save_pretrained(self, directory: str, dtype=None, max_shard_size: Union[int, str, None] = None) -> None:
         from ..interop import save_pretrained
         return save_pretrained(self, directory, dtype=dtype, max_shard_size=max_shard_size)

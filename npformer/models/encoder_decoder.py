@@ -31,8 +31,8 @@ from ..nn.layers import Dropout, Embedding, LayerNorm, Linear
 from ..nn.module import Module
 from ..nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEmbedding, T5RelativePositionBias
 from ..nn.shapes import new_array
-from ..nn.transformer import DecoderStack, EncoderStack
-from .common import GenerationMixin, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
+from ..nn.transformer import DecoderStack, EncoderStack, StackCache
+from .common import GenerationMixin, Ids, PretrainedMixin, as_ids, check_positions, init_weights, padding_mask
 from .output import ModelOutput
 
 
@@ -74,12 +74,12 @@ class EncoderDecoderConfig:
     init_std: float = 0.02                     # N(0, init_std) weights; for T5, T5's initializer_factor
 
     @classmethod
-    def transformer(cls, **overrides):
+    def transformer(cls, **overrides) -> EncoderDecoderConfig:
         """The base model of Vaswani et al. (2017)."""
         return cls(**overrides)
 
     @classmethod
-    def bart(cls, **overrides):
+    def bart(cls, **overrides) -> EncoderDecoderConfig:
         options = dict(vocab_size=50265, d_model=768, n_heads=12, encoder_layers=6, decoder_layers=6, d_ff=3072,
                        activation="gelu", position="learned", position_offset=2, scale_embedding=False,
                        embedding_norm=True, final_logits_bias=True, attention_dropout=0.0, label_smoothing=0.0,
@@ -88,7 +88,7 @@ class EncoderDecoderConfig:
         return cls(**options)
 
     @classmethod
-    def marian(cls, **overrides):
+    def marian(cls, **overrides) -> EncoderDecoderConfig:
         options = dict(vocab_size=58101, d_model=512, n_heads=8, encoder_layers=6, decoder_layers=6, d_ff=2048,
                        activation="silu", position="sinusoidal", sinusoidal_layout="half", max_positions=512,
                        sinusoidal_table_dtype="float32",         # as Hugging Face's Marian builds it
@@ -98,7 +98,7 @@ class EncoderDecoderConfig:
         return cls(**options)
 
     @classmethod
-    def t5(cls, **overrides):
+    def t5(cls, **overrides) -> EncoderDecoderConfig:
         """T5 (Raffel et al., 2020) as t5-small; ``activation="geglu_tanh"`` and
         ``scale_decoder_outputs=False`` make it T5 v1.1."""
         options = dict(vocab_size=32128, d_model=512, n_heads=8, encoder_layers=6, decoder_layers=6, d_ff=2048,
@@ -114,7 +114,7 @@ class EncoderDecoderConfig:
 
 
 class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
-    def __init__(self, config: EncoderDecoderConfig, dtype=None, generator=None):
+    def __init__(self, config: EncoderDecoderConfig, dtype=None, generator=None) -> None:
         super().__init__()
         self.config = c = config
         if c.position not in ("sinusoidal", "learned", "t5"):
@@ -170,7 +170,7 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
             init.normal_(layer.ffn.down.weight, 0.0, factor * c.d_ff ** -0.5, generator)
 
     @property
-    def position_limit(self):
+    def position_limit(self) -> Optional[int]:
         """The longest source or decoded sequence the position tables allow; None for T5,
         whose relative bias has no table to overrun."""
         return None if self.config.position == "t5" else self.config.max_positions
@@ -206,19 +206,24 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
             x = norm(x)
         return self.embedding_dropout(x)
 
-    def encode(self, input_ids, attention_mask=None):
+    def encode(self, input_ids: Ids, attention_mask: Optional[Ids] = None) -> Tensor:
         """Source ids (B, S) -> memory (B, S, d_model)."""
         ids = as_ids(input_ids, "input_ids", self.config.vocab_size)
         x = self._embed(ids, self.encoder_positions, self.encoder_embed_norm)
         bias = None if self.encoder_relative_bias is None else self.encoder_relative_bias(ids.shape[1], ids.shape[1])
         return self.encoder(x, key_padding_mask=padding_mask(attention_mask, ids.shape), position_bias=bias)
 
-    def decode(self, decoder_input_ids, memory, attention_mask=None, decoder_attention_mask=None, cache=None):
+    def decode(self, decoder_input_ids: Ids, memory: Tensor, attention_mask: Optional[Ids] = None,
+               decoder_attention_mask: Optional[Ids] = None, cache: Optional[StackCache] = None,
+               logits_to_keep: int = 0) -> Tensor:
         """Target ids (B, T) and the encoder's memory -> logits (B, T, vocab). ``attention_mask``
-        is the source's; with a cache, T is the new positions only."""
+        is the source's; with a cache, T is the new positions only. ``logits_to_keep`` k > 0
+        projects only the last k positions onto the vocabulary (B, k, vocab)."""
+        if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, (int, np.integer)) or logits_to_keep < 0:
+            raise ValueError(f"logits_to_keep must be an int >= 0 (0 keeps every position), got {logits_to_keep!r}")
         ids = as_ids(decoder_input_ids, "decoder_input_ids", self.config.vocab_size)
         batch, length = ids.shape
-        past = cache[0].length if cache is not None else 0
+        past = cache.length if cache is not None else 0
         x = self._embed(ids, self.decoder_positions, self.decoder_embed_norm, past)
         bias = (None if self.decoder_relative_bias is None
                 else self.decoder_relative_bias(length, past + length, offset=past))     # (1, H, T, past + T)
@@ -226,6 +231,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
                                                                   "decoder_attention_mask"),
                          memory_key_padding_mask=padding_mask(attention_mask, (batch, memory.shape[1])), caches=cache,
                          position_bias=bias)
+        if logits_to_keep:
+            h = h[:, -logits_to_keep:]                                                # (B, k, d)
         if self.config.scale_decoder_outputs:
             h = h * self.config.d_model ** -0.5
         logits = self.lm_head(h)
@@ -233,10 +240,29 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
             logits = logits + self.final_logits_bias
         return logits
 
-    def make_cache(self, batch_size, max_length, memory_length, dtype=None):
+    # ------------------------------------------------------------------ the decoding interface
+    # What npformer.generation needs of a model (see its module docstring): encode the source
+    # once, then decode_step the decoder with the KV cache; position_limit is above.
+    is_encoder_decoder = True
+
+    def make_cache(self, batch_size: int, max_length: int, memory_length: int = 0, dtype=None) -> StackCache:
+        """Preallocated keys and values for ``max_length`` decoded positions, and for the
+        cross-attention's ``memory_length`` encoder positions (filled by the first step)."""
         return self.decoder.make_caches(batch_size, max_length, memory_length=memory_length, dtype=dtype)
 
-    def shift_right(self, labels):
+    def decode_step(self, input_ids: Ids, cache: Optional[StackCache] = None, *, memory: Tensor,
+                    attention_mask: Optional[Ids] = None, position_ids: None = None,
+                    memory_attention_mask: Optional[Ids] = None) -> Tensor:
+        """The next-token logits (B, vocab) after the decoder ids ``input_ids`` (B, T): the new
+        ones when ``cache`` holds the earlier ones, else the whole sequence so far. ``memory`` is
+        encode()'s output and ``memory_attention_mask`` the source's mask; ``attention_mask``
+        covers the decoder's past + T positions. decode's own computation, keeping one position."""
+        if position_ids is not None:
+            raise ValueError("the encoder-decoder numbers decoder positions itself: pass position_ids=None")
+        return self.decode(input_ids, memory, memory_attention_mask, attention_mask, cache=cache,
+                           logits_to_keep=1)[:, -1]
+
+    def shift_right(self, labels: Ids) -> np.ndarray:
         """Teacher forcing: the decoder sees [start, y_1, ..., y_{T-1}] and predicts y_1..y_T."""
         labels = as_ids(labels, "labels")
         shifted = np.empty_like(labels)
@@ -245,8 +271,8 @@ class EncoderDecoder(Module, PretrainedMixin, GenerationMixin):
         shifted[shifted == -100] = self.config.pad_token_id
         return shifted
 
-    def forward(self, input_ids, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                labels=None):
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, decoder_input_ids: Optional[Ids] = None,
+                decoder_attention_mask: Optional[Ids] = None, labels: Optional[Ids] = None) -> ModelOutput:
         """Returns ModelOutput(logits (B, T, vocab), loss, encoder_last_hidden_state). The loss
         is cross entropy with the config's label smoothing; -100 labels are ignored. Without
         decoder_input_ids they are the labels shifted right."""

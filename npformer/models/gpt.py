@@ -20,9 +20,17 @@ from ..nn import init
 from ..nn.layers import Dropout, Embedding, Linear
 from ..nn.module import Module
 from ..nn.positional import ALiBi, LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEmbedding
-from ..nn.transformer import DecoderStack
-from .common import (GenerationMixin, PretrainedMixin, as_ids, causal_lm_loss, check_positions, init_weights,
-                     padding_mask)
+from ..nn.transformer import DecoderStack, StackCache
+from .common import (
+    GenerationMixin,
+    Ids,
+    PretrainedMixin,
+    as_ids,
+    causal_lm_loss,
+    check_positions,
+    init_weights,
+    padding_mask,
+)
 from .output import ModelOutput
 
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
@@ -59,12 +67,12 @@ class GPTConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
     @classmethod
-    def gpt2(cls, **overrides):
+    def gpt2(cls, **overrides) -> GPTConfig:
         """GPT-2 (124M with the defaults)."""
         return cls(**overrides)
 
     @classmethod
-    def llama(cls, **overrides):
+    def llama(cls, **overrides) -> GPTConfig:
         """A Llama-style model: RoPE, RMSNorm, SwiGLU, no biases, untied head."""
         options = dict(vocab_size=32000, max_positions=2048, d_model=4096, n_layers=32, n_heads=32, d_ff=11008,
                        activation="swiglu", norm="rmsnorm", norm_eps=1e-6, bias=False, position="rope",
@@ -77,7 +85,7 @@ class GPTConfig:
 
 
 class GPT(Module, PretrainedMixin, GenerationMixin):
-    def __init__(self, config: GPTConfig, dtype=None, generator=None):
+    def __init__(self, config: GPTConfig, dtype=None, generator=None) -> None:
         super().__init__()
         self.config = c = config
         head_dim = c.d_model // c.n_heads
@@ -85,7 +93,8 @@ class GPT(Module, PretrainedMixin, GenerationMixin):
         self.embed_positions = None
         rotary = None
         if c.position == "learned":
-            self.embed_positions = LearnedPositionalEmbedding(c.max_positions, c.d_model, dtype=dtype, generator=generator)
+            self.embed_positions = LearnedPositionalEmbedding(c.max_positions, c.d_model, dtype=dtype,
+                                                              generator=generator)
         elif c.position == "sinusoidal":
             self.embed_positions = SinusoidalPositionalEmbedding(c.max_positions, c.d_model, dtype=dtype)
         elif c.position == "rope":
@@ -107,11 +116,36 @@ class GPT(Module, PretrainedMixin, GenerationMixin):
         if c.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
 
-    def make_cache(self, batch_size, max_length, dtype=None):
-        """Preallocated keys and values for decoding ``max_length`` positions (see generation)."""
+    # ------------------------------------------------------------------ the decoding interface
+    # What npformer.generation needs of a model (see its module docstring): this is a causal LM,
+    # its position table bounds the sequence, and decode_step runs forward with the KV cache.
+    is_encoder_decoder = False
+
+    @property
+    def position_limit(self) -> Optional[int]:
+        """The longest sequence the position table allows; None for ALiBi or no positions."""
+        return self.config.max_positions if self.config.position in ("learned", "sinusoidal", "rope") else None
+
+    def make_cache(self, batch_size: int, max_length: int, memory_length: int = 0, dtype=None) -> StackCache:
+        """Preallocated keys and values for decoding ``max_length`` positions."""
+        if memory_length:
+            raise ValueError("a decoder-only model has no encoder memory to cache: memory_length must be 0")
         return self.decoder.make_caches(batch_size, max_length, dtype=dtype)
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None, labels=None, cache=None, logits_to_keep=0):
+    def decode_step(self, input_ids: Ids, cache: Optional[StackCache] = None, *, attention_mask: Optional[Ids] = None,
+                    position_ids: Optional[Ids] = None, memory: None = None,
+                    memory_attention_mask: None = None) -> Tensor:
+        """The next-token logits (B, vocab) after ``input_ids`` (B, T): the new tokens when
+        ``cache`` holds the earlier ones, else the whole sequence. ``attention_mask`` covers
+        past + T positions. This is forward's own computation, keeping one position's logits."""
+        if memory is not None or memory_attention_mask is not None:
+            raise ValueError("a decoder-only model attends to no encoder memory: pass memory=None")
+        out = self(input_ids, attention_mask=attention_mask, position_ids=position_ids, cache=cache, logits_to_keep=1)
+        return out.logits[:, -1]
+
+    def forward(self, input_ids: Ids, attention_mask: Optional[Ids] = None, position_ids: Optional[Ids] = None,
+                labels: Optional[Ids] = None, cache: Optional[StackCache] = None,
+                logits_to_keep: int = 0) -> ModelOutput:
         """input_ids (B, T); attention_mask (B, past + T), 1 for real tokens; position_ids (B, T)
         (default: past .. past + T - 1); labels (B, T) give the next-token loss (shifted inside).
         ``logits_to_keep`` k > 0 projects only the last k positions onto the vocabulary, as
@@ -124,7 +158,7 @@ class GPT(Module, PretrainedMixin, GenerationMixin):
             raise ValueError("labels need the logits of every position: pass logits_to_keep=0 with labels")
         ids = as_ids(input_ids, "input_ids", c.vocab_size)
         batch, length = ids.shape
-        past = cache[0].length if cache is not None else 0
+        past = cache.length if cache is not None else 0
         if position_ids is None:
             positions = np.broadcast_to(np.arange(past, past + length), (batch, length))
         else:

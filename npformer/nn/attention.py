@@ -25,8 +25,12 @@ heads can be fewer than query heads. Masks:
   differentiable (T5's learned bias).
 
 A query that may attend to nothing gets zero weights and a zero output (never NaN).
+
+A stack of blocks attends with the same masks in every layer, so it combines them once per
+forward with ``prepare_mask`` and hands each layer the result (``prepared_mask=``).
 """
 import math
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -121,12 +125,22 @@ class AttentionHeads(Module):
     def _heads(self, x, n):
         """(B, T, n * Dh) -> (B, n, T, Dh)"""
         batch, length = x.shape[0], x.shape[1]
+        if length == 1:                     # a decoding step: the same elements in the same order
+            return x.reshape(batch, n, 1, self.head_dim)
         return x.reshape(batch, length, n, self.head_dim).transpose(1, 2)
 
+    def _merge_heads(self, x):
+        """(B, H, T, Dh) -> (B, T, H * Dh)"""
+        batch, length = x.shape[0], x.shape[2]
+        if length == 1:
+            return x.reshape(batch, 1, self.d_model)
+        return x.transpose(1, 2).reshape(batch, length, self.d_model)
+
     def forward(self, query, key=None, value=None, *, attn_mask=None, key_padding_mask=None, is_causal=False,
-                position_bias=None, positions=None, cache=None, need_weights=False):
+                position_bias=None, positions=None, cache=None, need_weights=False, prepared_mask=None):
         """Attend from ``query`` (B, L, d_model) to ``key``/``value`` (B, S, d_model; default: the
-        query itself). Returns (B, L, d_model), or (output, weights (B, H, L, S)) with need_weights."""
+        query itself). Returns (B, L, d_model), or (output, weights (B, H, L, S)) with need_weights.
+        ``prepared_mask`` (from ``prepare_mask``) replaces the four mask arguments."""
         if query.ndim != 3 or query.shape[-1] != self.d_model:
             raise ValueError(f"query must be (batch, length, d_model={self.d_model}), got shape {query.shape}")
         if cache is not None and is_grad_enabled() and self.q_proj.weight.requires_grad:
@@ -160,19 +174,42 @@ class AttentionHeads(Module):
                 k = self.rotary(k, positions)
             if cache is not None:
                 k, v = (Tensor._make(a, False, None, 0) for a in cache.append(k._data, v._data))
-        key_length = k.shape[2]
+        scores_shape = (batch, self.n_heads, length, k.shape[2])
 
-        # With as many keys as queries the fused op's own (top-left) causal mask is the same as
-        # ours, so it is passed as is_causal rather than as a mask array.
-        fused_causal = is_causal and key_length == length
-        mask = _combine_masks((batch, self.n_heads, length, key_length), attn_mask, key_padding_mask,
-                              is_causal and not fused_causal, position_bias, query.dtype)
+        if prepared_mask is None:
+            prepared_mask = prepare_mask(scores_shape, attn_mask, key_padding_mask, is_causal, position_bias,
+                                         query.dtype)
+        elif prepared_mask.scores_shape != scores_shape:
+            raise ValueError(f"prepared_mask was made for scores of shape {prepared_mask.scores_shape}, these are "
+                             f"{scores_shape}: prepare it with this call's (batch, heads, L, S)")
         attend = F.attention_with_weights if need_weights else F.scaled_dot_product_attention
-        result = attend(q, k, v, mask, dropout_p=self.dropout if self.training else 0.0, scale=self.scale,
-                        is_causal=fused_causal, enable_gqa=self.n_kv_heads != self.n_heads, generator=self.generator)
+        result = attend(q, k, v, prepared_mask.mask, dropout_p=self.dropout if self.training else 0.0,
+                        scale=self.scale, is_causal=prepared_mask.fused_causal,
+                        enable_gqa=self.n_kv_heads != self.n_heads, generator=self.generator)
         out, weights = result if need_weights else (result, None)                    # (B, H, L, Dh)
-        out = self.out_proj(out.transpose(1, 2).reshape(batch, length, self.d_model))
+        out = self.out_proj(self._merge_heads(out))
         return (out, weights) if need_weights else out
+
+
+class PreparedMask(NamedTuple):
+    """The masks of one attention call combined for the fused op (see ``prepare_mask``)."""
+    mask: Optional[Tensor]          # bool "may attend", or a float bias with -inf where not; or None
+    fused_causal: bool              # causal masking left to the fused op (as many keys as queries)
+    scores_shape: tuple             # the (B, H, L, S) it was made for
+
+
+def prepare_mask(scores_shape, attn_mask=None, key_padding_mask=None, is_causal=False, position_bias=None,
+                 dtype=np.float64):
+    """Combine an attention call's masks once, for scores of shape (B, H, L, S).
+
+    With as many keys as queries the fused op's own (top-left) causal mask is the same as the
+    bottom-right one, so it is left to the op (no mask array). A single query sits at the last
+    key and may see every key, so it needs no causal mask either (one decoding step)."""
+    length, key_length = scores_shape[2], scores_shape[3]
+    fused_causal = bool(is_causal) and key_length == length
+    causal = bool(is_causal) and not fused_causal and length > 1
+    mask = _combine_masks(scores_shape, attn_mask, key_padding_mask, causal, position_bias, dtype)
+    return PreparedMask(mask, fused_causal, tuple(scores_shape))
 
 
 def _check_broadcast(name, shape, scores_shape):

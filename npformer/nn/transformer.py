@@ -14,7 +14,7 @@ them (decoders of encoder-decoder models), LayerNorm or RMSNorm, bias on or off,
                                                      geglu_tanh (act = gelu_tanh: T5 v1.1's gated-gelu)
 """
 from .. import functional as F
-from .attention import AttentionHeads, KVCache
+from .attention import AttentionHeads, KVCache, prepare_mask
 from .layers import Dropout, LayerNorm, Linear, RMSNorm
 from .module import Module, ModuleList
 
@@ -76,6 +76,20 @@ class BlockCache:
             self.cross_attn.reorder(batch_index)
 
 
+class StackCache(list):
+    """The caches of a stack's blocks, one BlockCache per layer: what a model hands back to
+    itself between decoding steps. ``length`` positions are filled; ``reorder`` keeps the batch
+    rows ``index`` (beam search)."""
+
+    @property
+    def length(self):
+        return self[0].length if self else 0
+
+    def reorder(self, batch_index):
+        for cache in self:
+            cache.reorder(batch_index)
+
+
 class TransformerBlock(Module):
     def __init__(self, d_model, n_heads, d_ff=None, *, n_kv_heads=None, activation="gelu", norm="layernorm",
                  norm_first=True, bias=True, causal=False, cross_attention=False, dropout=0.0, attention_dropout=0.0,
@@ -106,17 +120,22 @@ class TransformerBlock(Module):
         return norm(x + self.dropout(fn(x)))
 
     def forward(self, x, memory=None, *, attn_mask=None, key_padding_mask=None, memory_key_padding_mask=None,
-                memory_mask=None, position_bias=None, cross_position_bias=None, positions=None, cache=None):
-        """x (B, L, d_model); memory (B, S, d_model), the encoder output, for cross-attention."""
+                memory_mask=None, position_bias=None, cross_position_bias=None, positions=None, cache=None,
+                self_mask=None, cross_mask=None):
+        """x (B, L, d_model); memory (B, S, d_model), the encoder output, for cross-attention.
+        ``self_mask`` / ``cross_mask``: the masks already combined by ``prepare_mask`` (a stack
+        does it once for all its layers), in place of the separate mask arguments."""
         x = self._sublayer(x, self.self_attn_norm, lambda h: self.self_attn(
             h, attn_mask=attn_mask, key_padding_mask=key_padding_mask, is_causal=self.causal,
-            position_bias=position_bias, positions=positions, cache=None if cache is None else cache.self_attn))
+            position_bias=position_bias, positions=positions, cache=None if cache is None else cache.self_attn,
+            prepared_mask=self_mask))
         if self.cross_attn is not None:
             if memory is None:
                 raise ValueError("this block has cross-attention: pass memory, the encoder output")
             x = self._sublayer(x, self.cross_attn_norm, lambda h: self.cross_attn(
                 h, memory, attn_mask=memory_mask, key_padding_mask=memory_key_padding_mask,
-                position_bias=cross_position_bias, cache=None if cache is None else cache.cross_attn))
+                position_bias=cross_position_bias, cache=None if cache is None else cache.cross_attn,
+                prepared_mask=cross_mask))
         return self._sublayer(x, self.ffn_norm, self.ffn)
 
 
@@ -131,14 +150,29 @@ class TransformerStack(Module):
         self.norm = make_norm(block_options.get("norm", "layernorm"), d_model, block_options.get("norm_eps", 1e-5),
                               block_options.get("bias", True), block_options.get("dtype")) if final_norm else None
 
-    def forward(self, x, memory=None, *, caches=None, **options):
+    def forward(self, x, memory=None, *, caches=None, attn_mask=None, key_padding_mask=None, memory_mask=None,
+                memory_key_padding_mask=None, position_bias=None, cross_position_bias=None, positions=None):
+        """x (B, L, d_model) through every block; ``caches`` (a StackCache) holds the positions
+        decoded before x. Every layer attends with the same masks, so they are combined once here."""
+        if len(self.layers):
+            first = self.layers[0]
+            batch, length = x.shape[0], x.shape[1]
+            past = 0 if caches is None else caches[0].length
+            self_mask = prepare_mask((batch, first.self_attn.n_heads, length, past + length), attn_mask,
+                                     key_padding_mask, first.causal, position_bias, x.dtype)
+            cross_mask = None
+            if first.cross_attn is not None and memory is not None:
+                cross_mask = prepare_mask((batch, first.cross_attn.n_heads, length, memory.shape[1]), memory_mask,
+                                          memory_key_padding_mask, False, cross_position_bias, x.dtype)
         for index, layer in enumerate(self.layers):
-            x = layer(x, memory, cache=None if caches is None else caches[index], **options)
+            x = layer(x, memory, cache=None if caches is None else caches[index], positions=positions,
+                      self_mask=self_mask, cross_mask=cross_mask)
         return x if self.norm is None else self.norm(x)
 
     def make_caches(self, batch_size, max_length, memory_length=0, dtype=None):
-        """One BlockCache per layer, preallocated for ``max_length`` decoded positions."""
-        caches = []
+        """A StackCache (one BlockCache per layer) preallocated for ``max_length`` decoded positions
+        and, with cross-attention, ``memory_length`` encoder positions."""
+        caches = StackCache()
         for layer in self.layers:
             attn = layer.self_attn
             caches.append(BlockCache(batch_size, max_length, attn.n_kv_heads, attn.head_dim,

@@ -12,7 +12,10 @@ to nothing while erfc keeps full relative accuracy, so gelu's small negative tai
 NumPy has no erf; npformer.ops.special provides one accurate to float64 rounding.
 
 For float32 that accuracy costs ~100 array passes, so float32 inputs take a float32 formula
-instead (2.5x faster, measured): erfc(z) = t exp(-z^2 + P(2t - 1)), t = 1 / (1 + z/2), z >= 0,
+instead (measured faster; see benchmarks/README.md):
+
+    erfc(z) = t exp(-z^2 + P(2t - 1)),  t = 1 / (1 + z/2),  z >= 0,
+
 with P of degree 10 fitted by least squares to log(erfc(z) / t) + z^2 on z in [0, 9] against the
 float64 erfc (the fitting error is 2e-8 relative). Evaluated in float32, Phi's absolute error is
 below 2e-7 (about 3 float32 ulps at 1/2; tests/ops/test_fused.py bounds it).
@@ -59,7 +62,7 @@ def normal_cdf_float32(x):
     p *= half
     # p = erfc(|x|/sqrt 2) / 2 = Phi(-|x|), so Phi(x) = p + [x >= 0] (1 - 2p): exactly p in the
     # negative tail (no 1 - (1 - p) rounding it away), branch-free (np.where on random signs
-    # measured 6x slower here).
+    # measured slower; see benchmarks/README.md).
     flip = np.multiply(p, np.float32(-2), out=u)
     flip += one
     flip *= x >= 0
@@ -69,9 +72,9 @@ def normal_cdf_float32(x):
 
 # Elements per block of the blockwise kernels below: 512 KiB of float32 per array, so the few
 # arrays a block touches stay in a core's L2 cache across the kernel's passes instead of each
-# pass streaming the whole array through memory. Measured on (2048, 1536) float32: the tanh
-# backward 12.7 -> 7.6 ms, its forward 9.1 -> 8.4 ms (blocks of 8K elements were slower: the
-# per-call overhead of each NumPy pass then dominates).
+# pass streaming the whole array through memory. The tanh GELU measured faster this way than
+# in one pass over the whole array, and than in blocks of 8K elements, where the per-call
+# overhead of each NumPy pass dominates (benchmarks/README.md has the figures).
 BLOCK = 1 << 17
 
 
@@ -81,6 +84,9 @@ def _blockwise(kernel, shape, dtype, outputs, inputs, scratch=0):
     made = [np.empty(shape, dtype) for _ in range(outputs)]
     flat = [a.reshape(-1) for a in made] + [np.ascontiguousarray(a).reshape(-1) for a in inputs]
     size = flat[0].size
+    if size <= BLOCK:                                   # one block: no slicing to do
+        kernel(*flat, *(np.empty(size, dtype) for _ in range(scratch)))
+        return made
     spare = [np.empty(min(size, BLOCK), dtype) for _ in range(scratch)]
     for start in range(0, size, BLOCK):
         stop = min(start + BLOCK, size)

@@ -25,8 +25,8 @@ Backward, with D = dropout's scale mask and dP the gradient reaching the weights
 With ``need_weights`` the Function has a second output, the weights (after dropout, as
 PyTorch's MultiheadAttention returns them); ``materialize_grads = False`` spares the zeros when
 they are not used. (Computing causal attention one block of queries at a time, skipping the
-keys after each block, was measured here and gained nothing over the full product at
-GPT-small shapes, so the code keeps the one path.)
+keys after each block, gained nothing over the full product at GPT-small shapes when it was
+tried, so the code keeps the one path; see benchmarks/README.md.)
 """
 import math
 
@@ -74,8 +74,12 @@ class ScaledDotProductAttention(Function):
                                  f"key/value heads ({k.shape[-3]}, {v.shape[-3]})")
             groups = q.shape[-3] // k.shape[-3]
         # the caller's view of the scores: grouped kv heads count as the query heads they serve
-        kv_batch = (lambda t: t.shape[:-2] if groups == 1 else t.shape[:-3] + (q.shape[-3],))
-        scores_shape = np.broadcast_shapes(q.shape[:-2], kv_batch(k), kv_batch(v)) + (L, S)
+        def kv_batch(t):
+            return t.shape[:-2] if groups == 1 else t.shape[:-3] + (q.shape[-3],)
+        batch_shape = q.shape[:-2]
+        if kv_batch(k) != batch_shape or kv_batch(v) != batch_shape:   # equal in every model here
+            batch_shape = np.broadcast_shapes(batch_shape, kv_batch(k), kv_batch(v))
+        scores_shape = batch_shape + (L, S)
         allowed, bias = _split_mask(mask, scores_shape, groups)
         scale = 1 / math.sqrt(E) if scale is None else scale
         ctx.shapes = q.shape, k.shape, v.shape, None if mask is None else mask.shape
@@ -90,7 +94,7 @@ class ScaledDotProductAttention(Function):
         if bias is not None:
             scores += bias
         # Masks become small additive arrays (0 or -inf) broadcast onto the scores: one
-        # branch-free pass, where a masked copy over the scores measured several times slower.
+        # branch-free pass, where a masked copy of the scores measured slower (benchmarks/README.md).
         if allowed is not None:
             scores += np.where(allowed, 0, -np.inf).astype(scores.dtype)
         if is_causal:

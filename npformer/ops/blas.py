@@ -18,6 +18,7 @@ import numpy as np
 
 def matmul(a, b):
     """np.matmul(a, b) with the "invalid" flag ignored (see the module's docstring). The
-    context costs about 3 us a call (measured), under 1% of a training step's time."""
+    errstate context costs a few microseconds a call, a small share even of a decoding step's
+    products (benchmarks/README.md gives the figure and its command)."""
     with np.errstate(invalid="ignore"):
         return np.matmul(a, b)

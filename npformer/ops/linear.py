@@ -5,11 +5,17 @@ With x flattened to rows X (M, in) and g to G (M, out):
     dL/dX = G W          (M, in)
     dL/dW = G^T X        (out, in)   -- one product sums over every batch position
     dL/db = sum_rows G   (out,)
+
+A product of a few rows (decoding) multiplies by a prepared (in, out) copy of a large W when
+a decoding run has made one (ops/layouts.py).
 """
 import numpy as np
 
 from ..autograd.function import Function
 from .blas import matmul
+from .layouts import transposed
+
+FEW_ROWS = 16                   # a decoding step's products: one row per sequence
 
 
 class Linear(Function):
@@ -23,9 +29,12 @@ class Linear(Function):
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"bias has shape {bias.shape}, expected ({weight.shape[0]},)")
         rows = x.reshape(-1, weight.shape[1])                              # (M, in)
-        if rows.shape[0] <= 16:
-            # a few rows (decoding): OpenBLAS multiplies W (out, in) by rows^T 2x faster than
-            # rows by W^T here (8 x (1024, 256): 112 vs 255 us, measured)
+        prepared = transposed(weight) if rows.shape[0] <= FEW_ROWS else None
+        if prepared is not None:
+            y = matmul(rows, prepared)                                     # (M, out): a decoding run's copy
+        elif rows.shape[0] <= FEW_ROWS:
+            # a few rows (decoding): OpenBLAS multiplies W (out, in) by rows^T faster than rows
+            # by W^T (see benchmarks/README.md)
             y = np.ascontiguousarray(matmul(weight, rows.T).T)             # (M, out)
         else:
             y = matmul(rows, weight.T)                                     # (M, out)

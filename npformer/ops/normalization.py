@@ -15,6 +15,8 @@ from them instead of holding a second activation. Row and column sums go through
 (the mean terms come from mu and r depending on every element of the row; the mean(dxhat)
 term is absent from rms_norm because nothing is subtracted.)
 """
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -26,11 +28,12 @@ def _rows(x, normalized_shape, weight, bias):
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
     if k == 0 or x.shape[x.ndim - k:] != normalized_shape:
-        raise ValueError(f"normalized_shape {normalized_shape} must equal the trailing dims of the input shape {x.shape}")
+        raise ValueError(f"normalized_shape {normalized_shape} must equal the trailing dims of the input shape "
+                         f"{x.shape}")
     for name, param in (("weight", weight), ("bias", bias)):
         if param is not None and param.shape != normalized_shape:
             raise ValueError(f"{name} has shape {param.shape}, expected normalized_shape {normalized_shape}")
-    return np.ascontiguousarray(x).reshape(-1, int(np.prod(normalized_shape)))
+    return np.ascontiguousarray(x).reshape(-1, math.prod(normalized_shape))
 
 
 def _flat(param):
@@ -44,8 +47,10 @@ class LayerNorm(Function):
         width = rows.shape[1]
         mean = row_sums(rows) / width                                    # (M, 1)
         y = rows - mean
-        variance = row_dots(y, y) / width
-        rstd = 1 / np.sqrt(variance + np.asarray(eps, x.dtype))          # (M, 1)
+        rstd = row_dots(y, y) / width                                    # the variance, then
+        rstd += x.dtype.type(eps)
+        np.sqrt(rstd, out=rstd)
+        np.reciprocal(rstd, out=rstd)                                    # 1 / sqrt(var + eps)  (M, 1)
         y *= rstd                                                        # xhat
         if weight is not None:
             y *= _flat(weight)
@@ -83,7 +88,10 @@ class RMSNorm(Function):
         rows = _rows(x, normalized_shape, weight, None)
         if eps is None:                       # PyTorch's default: the dtype's machine epsilon
             eps = np.finfo(x.dtype).eps
-        rstd = 1 / np.sqrt(row_dots(rows, rows) / rows.shape[1] + np.asarray(eps, x.dtype))
+        rstd = row_dots(rows, rows) / rows.shape[1]
+        rstd += x.dtype.type(eps)
+        np.sqrt(rstd, out=rstd)
+        np.reciprocal(rstd, out=rstd)                                    # 1 / sqrt(mean(x^2) + eps)
         y = rows * rstd
         if weight is not None:
             y *= _flat(weight)

@@ -28,15 +28,14 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, a, dims):
-        dims = tuple(normalize_dim(d, a.ndim) for d in dims)
-        if sorted(dims) != list(range(a.ndim)):
+        if sorted(dims) != list(range(a.ndim)):         # permute() and transpose() normalised them
             raise ValueError(f"dims {dims} is not a permutation of the {a.ndim} dims of shape {a.shape}")
-        ctx.inverse = tuple(np.argsort(dims))
-        return np.transpose(a, dims)
+        ctx.dims = dims
+        return a.transpose(dims)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.transpose(grad, ctx.inverse)
+        return grad.transpose(tuple(np.argsort(ctx.dims)))
 
 
 class Expand(Function):
@@ -71,8 +70,9 @@ class Cat(Function):
         if not arrays:
             raise ValueError("cat needs at least one tensor")
         dim = normalize_dim(dim, arrays[0].ndim)
+        first = arrays[0].shape
         for k, a in enumerate(arrays):
-            if a.ndim != arrays[0].ndim or a.shape[:dim] + a.shape[dim + 1:] != arrays[0].shape[:dim] + arrays[0].shape[dim + 1:]:
+            if a.ndim != len(first) or a.shape[:dim] + a.shape[dim + 1:] != first[:dim] + first[dim + 1:]:
                 raise ValueError(
                     f"tensor {k} has shape {a.shape}, which does not match {arrays[0].shape} "
                     f"outside dim {dim}")
@@ -137,7 +137,8 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 
 def permute(a, dims):
-    return Permute.apply(a, dims=tuple(dims))
+    ndim = len(a.shape)
+    return Permute.apply(a, dims=tuple(normalize_dim(d, ndim) for d in dims))
 
 
 def transpose(a, dim0, dim1):
