@@ -31,16 +31,13 @@ import argparse
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from npformer.runtime import retain_freed_memory  # noqa: E402
-from npformer.train import TrainConfig, Trainer  # noqa: E402
+from npformer.runtime import retain_freed_memory
+from npformer.train import TrainConfig, Trainer
 
 NANOGPT = dict(n_layers=4, n_heads=4, d_model=128, block_size=64, dropout=0.0, bias=False, activation="gelu",
                batch_size=12,
@@ -83,7 +80,7 @@ def run_torch(train_ids, val_ids, steps, seed, threads):
     import torch
     from torch import nn
     from torch.nn import functional as F
-    from torch_gpt import TorchGPT                            # this directory is the script's, so on sys.path
+    from torch_gpt import TorchGPT  # this directory is the script's, so on sys.path
     c = NANOGPT
     n_embd, n_head, n_layer, block, batch = c["d_model"], c["n_heads"], c["n_layers"], c["block_size"], c["batch_size"]
     vocab = int(max(train_ids.max(), val_ids.max())) + 1

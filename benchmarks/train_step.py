@@ -31,7 +31,6 @@ CONFIGS = {
     "small": dict(n_layers=6, n_heads=6, d_model=384, block=256, batch=8, vocab=65),
     "gpt2mini": dict(n_layers=4, n_heads=4, d_model=256, block=128, batch=8, vocab=50257),
 }
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
 def step_flops(c):
@@ -47,7 +46,6 @@ def run_one(library, name, steps, threads, malloc):
     import time
 
     import numpy as np
-    sys.path.insert(0, ROOT)
     if malloc == "reuse":
         from npformer.runtime import retain_freed_memory
         retain_freed_memory()
@@ -77,7 +75,7 @@ def run_one(library, name, steps, threads, malloc):
             optimizer.zero_grad()
     else:
         import torch
-        from torch_gpt import TorchGPT              # this directory is the script's, so on sys.path
+        from torch_gpt import TorchGPT  # this directory is the script's, so on sys.path
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss           # after the imports
@@ -137,7 +135,8 @@ def main():
         return
     peak = matmul_peak_gflops()
     print(f"ms per training step (forward, backward, AdamW), float32, {args.threads} threads, median of "
-          f"{args.steps}, best of {args.rounds} processes; malloc {args.malloc}; float32 matmul peak here: {peak:.0f} GFLOP/s")
+          f"{args.steps}, best of {args.rounds} processes; malloc {args.malloc}; "
+          f"float32 matmul peak here: {peak:.0f} GFLOP/s")
     header = (f"{'config':<10} {'npformer ms':>12} {'torch ms':>10} {'ratio':>7} {'npformer % peak':>16} "
               f"{'torch % peak':>13} {'npformer MB':>12} {'torch MB':>9}")
     print(header)
@@ -164,8 +163,8 @@ def main():
         print(f"{name:<10} {r['npformer_ms']:>12.1f} {r['torch_ms']:>10.1f} {r['ratio']:>7.2f} "
               f"{100 * r['npformer_peak_fraction']:>15.1f}% {100 * r['torch_peak_fraction']:>12.1f}% "
               f"{r['npformer_peak_mb']:>12.0f} {r['torch_peak_mb']:>9.0f}")
-    print(json.dumps({"benchmark": "train_step", "threads": args.threads, "malloc": args.malloc, "matmul_peak_gflops": round(peak, 1),
-                      "results": results}))
+    print(json.dumps({"benchmark": "train_step", "threads": args.threads, "malloc": args.malloc,
+                      "matmul_peak_gflops": round(peak, 1), "results": results}))
 
 
 if __name__ == "__main__":

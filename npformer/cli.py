@@ -348,10 +348,10 @@ def run_eval(args):
     result = trainer.evaluate()
     print(f"step {trainer.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items())
           + f" ({time.perf_counter() - started:.1f} s; {trainer.config.eval_steps} random batches per split)")
-    if hasattr(trainer.task, "split_loss"):
-        started = time.perf_counter()
-        print(f"val_loss over the whole validation split {trainer.task.split_loss('val'):.4f} "
-              f"({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
+    whole = trainer.task.split_loss("val")          # None: the task has no exact split loss (Task)
+    if whole is not None:
+        print(f"val_loss over the whole validation split {whole:.4f} ({time.perf_counter() - started:.1f} s)")
     return 0
 
 
@@ -359,7 +359,7 @@ def run_eval(args):
 def run_gradcheck_audit(args):
     from .autograd.function import Function
     from .autograd.gradcheck import GradcheckError, gradcheck_report
-    from .ops.gradcases import cases_for
+    from .testing.gradcases import cases_for
 
     names = sorted(Function.registry) if args.op is None else args.op
     unknown = [n for n in names if n not in Function.registry]
@@ -392,7 +392,7 @@ def run_gradcheck_audit(args):
                 break
             worst = max([worst] + [r.relative_error for r in reports])
         if not cases:
-            problem = "FAIL: no gradient case (add one to npformer/ops/gradcases.py)"
+            problem = "FAIL: no gradient case (add one to GRAD_CASES in npformer/testing/gradcases.py)"
         failures += problem is not None
         print(f"{name:<{width}} {len(cases):>5} {worst:>14.2e}  {problem or 'pass'}")
     print("-" * len(header))

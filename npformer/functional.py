@@ -10,35 +10,32 @@ from .ops.activation import gelu, silu
 from .ops.attention import attention_with_weights, scaled_dot_product_attention
 from .ops.dropout import dropout
 from .ops.elementwise import relu, sigmoid, tanh
+from .ops.elementwise_loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    smooth_l1_loss,
+)
 from .ops.embedding import embedding
 from .ops.linear import linear
 from .ops.loss import cross_entropy, nll_loss
+from .ops.norm import cosine_similarity, normalize
 from .ops.normalization import layer_norm, rms_norm
+from .ops.padding import pad
+from .ops.piecewise import elu, glu, hardtanh, leaky_relu, logsigmoid, mish, relu6
 from .ops.rotary import apply_rotary
+from .ops.scatter import one_hot
 from .ops.softmax import log_softmax, softmax
-
-
+from .ops.softplus import softplus
 
 __all__ = [
     "linear", "embedding", "dropout", "relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
     "layer_norm", "rms_norm", "cross_entropy", "nll_loss", "scaled_dot_product_attention",
     "attention_with_weights", "apply_rotary", "mse_loss", "binary_cross_entropy_with_logits",
+    "pad", "one_hot", "normalize", "cosine_similarity", "softplus",
+    "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy", "elu", "glu", "hardtanh",
+    "leaky_relu", "logsigmoid", "mish", "relu6",
 ]
-
-# --- C1: pad, one_hot, normalize, cosine_similarity, softplus (npformer/ops/padding.py, scatter.py,
-# norm.py, softplus.py)
-from .ops.norm import cosine_similarity, normalize  # noqa: E402
-from .ops.padding import pad  # noqa: E402
-from .ops.scatter import one_hot  # noqa: E402
-from .ops.softplus import softplus  # noqa: E402
-
-__all__ += ["pad", "one_hot", "normalize", "cosine_similarity", "softplus"]
-
-# --- E: losses (npformer/ops/loss.py, elementwise_loss.py) and activations composed from
-# primitives (npformer/ops/piecewise.py)
-from .ops.elementwise_loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,  # noqa: E402
-                                   kl_div, l1_loss, mse_loss, smooth_l1_loss)
-from .ops.piecewise import elu, glu, hardtanh, leaky_relu, logsigmoid, mish, relu6  # noqa: E402
-
-__all__ += ["l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy", "elu", "glu", "hardtanh",
-            "leaky_relu", "logsigmoid", "mish", "relu6"]

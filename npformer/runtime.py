@@ -3,7 +3,7 @@
 NumPy allocates a fresh array for nearly every intermediate, and a training step makes
 hundreds of them, most above 128 KiB. glibc's malloc serves those with mmap and gives each one
 back to the kernel on free, so the next step pays a page fault for every 4 KiB it touches
-again: measured here (a 2-core VM) at about a fifth of a 4L/128d GPT training step.
+again: a measured share of a small GPT's training step (benchmarks/README.md).
 ``retain_freed_memory`` tells malloc to serve such blocks from its heap and keep freed memory
 for reuse, so the step's working set is faulted in once. (PyTorch's CPU tuning guide gets the
 same effect by preloading jemalloc or tcmalloc.)

@@ -29,5 +29,6 @@ def test_readme_examples_run(tmp_path):
     blocks = re.findall(r"```python\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
     assert len(blocks) >= 3
     for index, block in enumerate(blocks):
-        block = block.replace('"path/to/gpt2-folder"', repr(str(checkpoint))).replace('"out"', repr(str(tmp_path / "out")))
+        block = block.replace('"path/to/gpt2-folder"', repr(str(checkpoint)))
+        block = block.replace('"out"', repr(str(tmp_path / "out")))
         exec(compile(block, f"README example {index}", "exec"), {})

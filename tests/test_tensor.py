@@ -106,7 +106,7 @@ def test_import_pulls_in_numpy_and_nothing_heavier():
     import subprocess
     import sys
     code = ("import sys, npformer; "
-            "heavy = [m for m in ('torch', 'transformers', 'tokenizers', 'scipy', 'matplotlib', 'hypothesis', 'pytest') "
-            "if m in sys.modules]; print(heavy)")
+            "heavy = [m for m in ('torch', 'transformers', 'tokenizers', 'scipy', 'matplotlib', 'hypothesis', "
+            "'pytest') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,8 +12,8 @@ import numpy as np
 from ..autograd.broadcast import unbroadcast
 from ..autograd.dtypes import get_default_dtype
 from ..autograd.function import Function
-from .special import erf as erf_array
 from .promotion import promote
+from .special import erf as erf_array
 from .unary import floating
 
 TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -135,7 +135,7 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * (ctx.z > 0)        # a multiply by the mask: np.where measured 6x slower
+        return grad * (ctx.z > 0)        # a multiply by the mask: np.where measured slower (benchmarks/README.md)
 
 
 class Abs(Function):

@@ -10,7 +10,8 @@ rescales in place (outside the graph, as PyTorch's embedding_renorm_) every look
 
 Backward is a scatter-add. ``np.add.at`` does it one element at a time; sorting the ids once
 and summing each run of equal ids with ``np.add.reduceat`` does it in vectorised passes
-(measured 3-5x faster here for GPT-sized vocabularies and batches).
+(measured several times faster at a character-level vocabulary; at GPT-2's, from somewhat
+slower to twice as fast depending on the batch and the machine's load: see benchmarks/README.md).
 """
 import numpy as np
 

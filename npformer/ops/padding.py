@@ -98,8 +98,8 @@ def pad(input, pad, mode="constant", value=None):
         if value is not None and value != 0:
             raise ValueError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
         if padded > 3 or input.ndim not in (padded + 1, padded + 2):
-            raise ValueError(f"pad: {mode} padding of the last {padded} dim(s) needs a {padded + 1}-D or {padded + 2}-D "
-                             f"(batched) input, got shape {tuple(input.shape)}")
+            raise ValueError(f"pad: {mode} padding of the last {padded} dim(s) needs a {padded + 1}-D or "
+                             f"{padded + 2}-D (batched) input, got shape {tuple(input.shape)}")
     for k in range(padded):
         axis = input.ndim - 1 - k
         n, before, after = input.shape[axis], pad[2 * k], pad[2 * k + 1]

@@ -42,13 +42,15 @@ class Rotary(Function):
         dim = x.shape[-1]
         for name, table in (("cos", cos), ("sin", sin)):
             if table.ndim == 0 or table.shape[-1] != dim:
-                raise ValueError(f"{name} table must be full width: last dim {dim} like the input, got shape {table.shape}")
+                raise ValueError(f"{name} table must be full width: last dim {dim} like the input, "
+                                 f"got shape {table.shape}")
             try:
                 fits = np.broadcast_shapes(x.shape, table.shape) == x.shape
             except ValueError:
                 fits = False
             if not fits:
-                raise ValueError(f"{name} table of shape {table.shape} does not broadcast to the input's shape {x.shape}")
+                raise ValueError(f"{name} table of shape {table.shape} does not broadcast to the input's shape "
+                                 f"{x.shape}")
         # The tables follow the input's dtype (as Hugging Face's cos.to(x.dtype)): float32 stays float32.
         cos = cos.astype(x.dtype, copy=False)
         sin = sin.astype(x.dtype, copy=False)

@@ -121,7 +121,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     """Normal samples, as ``torch.normal``: ``normal(mean_tensor, std_tensor_or_number)`` or
     ``normal(mean_number, std_tensor)`` broadcast mean and std; ``normal(mean, std, size)`` with
     two numbers makes a tensor of that size (default float dtype unless ``dtype``)."""
-    from ..autograd.creation import _float_dtype, _shape, _leaf
+    from ..autograd.creation import _float_dtype, _leaf, _shape
     from ..autograd.device import check_device
     check_device(device, "normal")
     rng = resolve(generator).numpy

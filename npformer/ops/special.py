@@ -50,11 +50,10 @@ subnormals to 0 at x = 27.25, as math.erfc does; erf of a subnormal is within 1 
 2x/sqrt(pi). erf(+-inf) = +-1, erfc(+inf) = 0, erfc(-inf) = 2, NaN -> NaN, erf(-0.0) = -0.0.
 No floating-point warning escapes for any input.
 
-Cost, on 10^6 float64 values from N(0, 1) or U(-7, 7): 40-60 ns per element for erf and
-45-70 ns for erfc with NumPy 2.4 on a shared 2-core Xeon VM (the spread is the neighbours'
-load); ~90 ns with NumPy 1.22. The work runs in blocks of 2^14 elements so that the
-temporaries stay in cache, and each region is picked out with an index array. The tables
-(570 Taylor coefficients, 7,169 exponentials) are built on the first call (~35 ms).
+Cost: a few dozen ns per element (benchmarks/README.md gives the figures and the command). The
+work runs in blocks of 2^14 elements so that the temporaries stay in cache, and each region is
+picked out with an index array. The tables (570 Taylor coefficients, 7,169 exponentials) are
+built on the first call, once per process.
 
 dtype: float16 and float32 inputs are computed in float64 and rounded back to their own type;
 every other real input (bool, integers, float64, longdouble) gives float64. Any shape, 0-d

@@ -29,7 +29,8 @@ def narrow(input, dim, start, length):
         start = start.item()
     size = input.shape[dim]
     if not -size <= start <= size:
-        raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+        raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
     start = start % size if start < 0 else start
     if length < 0:
         raise ValueError("narrow(): length must be non-negative")

@@ -46,8 +46,18 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .groups import EMBEDDING_TYPES, decay_groups
 from .optimizer import REQUIRED, Optimizer, ParamState, state_dict_from_arrays, state_dict_to_arrays
-from .schedules import (Constant, Noam, Schedule, ScheduleSetter, WarmupCosine, WarmupLinear, constant_lr, noam_lr,
-                        warmup_cosine_lr, warmup_linear_lr)
+from .schedules import (
+    Constant,
+    Noam,
+    Schedule,
+    ScheduleSetter,
+    WarmupCosine,
+    WarmupLinear,
+    constant_lr,
+    noam_lr,
+    warmup_cosine_lr,
+    warmup_linear_lr,
+)
 from .sgd import SGD
 
 __all__ = ["Optimizer", "ParamState", "REQUIRED", "SGD", "Adam", "AdamW", "Adagrad", "lr_scheduler", "decay_groups",

@@ -182,7 +182,8 @@ def _target(k, lib, dtype):
 
 
 SPECS = [
-    Spec("softmax", "Softmax", _logits_draw, lambda x, k: F.softmax(x[0], k["dim"]), lambda x, k: TF.softmax(x[0], k["dim"])),
+    Spec("softmax", "Softmax", _logits_draw, lambda x, k: F.softmax(x[0], k["dim"]),
+         lambda x, k: TF.softmax(x[0], k["dim"])),
     Spec("log_softmax", "LogSoftmax", _logits_draw, lambda x, k: F.log_softmax(x[0], k["dim"]),
          lambda x, k: TF.log_softmax(x[0], k["dim"])),
     Spec("cross_entropy", "CrossEntropy", _cross_entropy_draw(False),
@@ -257,7 +258,8 @@ def test_forward_and_gradients_match_torch(spec, data, dtype):
 def test_long_causal_attention_with_grouped_heads_and_padding_matches_torch(dtype):
     # a long sequence, grouped heads, padding and causality together, beyond the drawn shapes above
     rng = np.random.default_rng(11)
-    q, k, v = rng.standard_normal((2, 4, 200, 16)), rng.standard_normal((2, 2, 200, 16)), rng.standard_normal((2, 2, 200, 8))
+    q, k = rng.standard_normal((2, 4, 200, 16)), rng.standard_normal((2, 2, 200, 16))
+    v = rng.standard_normal((2, 2, 200, 8))
     allowed = np.ones((2, 1, 1, 200), dtype=bool)
     allowed[0, ..., 150:] = False
     ours_in = [nf.tensor(a.astype(dtype), requires_grad=True) for a in (q, k, v)]

@@ -51,14 +51,24 @@ import pytest
 import npformer.models as models
 from npformer.autograd.random import Generator
 from npformer.interop import FAMILIES
-from npformer.models import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
-                             BertForSequenceClassification, BertForTokenClassification, EncoderDecoder,
-                             EncoderDecoderConfig, GPT, GPTConfig)
+from npformer.models import (
+    GPT,
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    EncoderDecoder,
+    EncoderDecoderConfig,
+    GPTConfig,
+)
 from tests.conftest import record_torch_error
 from tests.helpers import relative_error
 
 torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[crosscheck]'")
-transformers = pytest.importorskip("transformers", reason="transformers is not installed: pip install -e '.[crosscheck]'")
+transformers = pytest.importorskip("transformers",
+                                   reason="transformers is not installed: pip install -e '.[crosscheck]'")
 
 from transformers.loss import loss_utils  # noqa: E402
 from transformers.models.llama import modeling_llama  # noqa: E402

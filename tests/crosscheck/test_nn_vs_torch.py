@@ -253,8 +253,10 @@ def test_transformer_encoder_layer_matches_torch(norm_first, activation, bias, d
     theirs = randomise(torch.nn.TransformerEncoderLayer(
         d_model, heads, d_ff, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first,
         bias=bias, dtype=torch.float64), seed=2)
-    make_ours = lambda dtype: nn.TransformerBlock(d_model, heads, d_ff, activation=activation, norm="layernorm",
-                                                  norm_first=norm_first, bias=bias, causal=False, dtype=dtype)
+
+    def make_ours(dtype):
+        return nn.TransformerBlock(d_model, heads, d_ff, activation=activation, norm="layernorm",
+                                   norm_first=norm_first, bias=bias, causal=False, dtype=dtype)
     compare(f"TransformerEncoderLayer norm_first={norm_first} {activation} bias={bias}", "encoder", d_model,
             make_ours, theirs, ours_fn, torch_fn, inputs)
 
@@ -293,9 +295,10 @@ def test_transformer_decoder_layer_matches_torch(norm_first, activation, bias, d
     theirs = randomise(torch.nn.TransformerDecoderLayer(
         d_model, heads, d_ff, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first,
         bias=bias, dtype=torch.float64), seed=3)
-    make_ours = lambda dtype: nn.TransformerBlock(d_model, heads, d_ff, activation=activation, norm="layernorm",
-                                                  norm_first=norm_first, bias=bias, causal=True,
-                                                  cross_attention=True, dtype=dtype)
+
+    def make_ours(dtype):
+        return nn.TransformerBlock(d_model, heads, d_ff, activation=activation, norm="layernorm",
+                                   norm_first=norm_first, bias=bias, causal=True, cross_attention=True, dtype=dtype)
     compare(f"TransformerDecoderLayer norm_first={norm_first} {activation} bias={bias}", "decoder", d_model,
             make_ours, theirs, ours_fn, torch_fn, inputs)
 

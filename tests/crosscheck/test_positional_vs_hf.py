@@ -19,8 +19,14 @@ import numpy as np
 import pytest
 
 import npformer as nf
-from npformer.nn.positional import (ALiBi, RotaryEmbedding, SinusoidalPositionalEmbedding, T5RelativePositionBias,
-                                    alibi_slopes, relative_position_bucket)
+from npformer.nn.positional import (
+    ALiBi,
+    RotaryEmbedding,
+    SinusoidalPositionalEmbedding,
+    T5RelativePositionBias,
+    alibi_slopes,
+    relative_position_bucket,
+)
 from npformer.ops.rotary import apply_rotary
 from tests.conftest import record_torch_error
 from tests.helpers import relative_error
@@ -122,7 +128,8 @@ def test_llama_apply_rotary_pos_emb(dtype):
     out = apply_rotary(q_ours, cos.numpy()[:, None], sin.numpy()[:, None])
     assert out.dtype == dtype
     np.testing.assert_array_equal(out.numpy(), q_hf.detach().numpy())                            # bit for bit
-    record_torch_error(f"Llama apply_rotary_pos_emb ({np.dtype(dtype).name})", relative_error(out.numpy(), q_hf.detach().numpy()))
+    record_torch_error(f"Llama apply_rotary_pos_emb ({np.dtype(dtype).name})",
+                       relative_error(out.numpy(), q_hf.detach().numpy()))
     np.testing.assert_array_equal(apply_rotary(k, cos.numpy()[:, None], sin.numpy()[:, None]).numpy(), k_hf.numpy())
     upstream = rng.standard_normal(q.shape).astype(dtype)
     q_hf.backward(torch.from_numpy(upstream))
@@ -201,7 +208,8 @@ def test_marian_sinusoidal_table(dim):
     hf = MarianSinusoidalPositionalEmbedding(256, dim)
     ours32 = SinusoidalPositionalEmbedding(256, dim, layout="half", dtype=np.float32).table.numpy()
     np.testing.assert_array_equal(ours32, hf.create_weight().numpy())                           # bit for bit
-    record_torch_error(f"Marian sinusoidal table, float32 (dim {dim})", relative_error(ours32, hf.create_weight().numpy()))
+    record_torch_error(f"Marian sinusoidal table, float32 (dim {dim})",
+                       relative_error(ours32, hf.create_weight().numpy()))
     # HF's float64 table is its float32 one widened; ours is the float64 values themselves
     hf64 = hf.double().create_weight().numpy()
     ours64 = SinusoidalPositionalEmbedding(256, dim, layout="half", dtype=np.float64).table.numpy()
@@ -266,4 +274,5 @@ def test_t5_compute_bias(is_decoder, dtype):
         bias = ours(length, keys, offset=offset)
         assert bias.dtype == np_dtype
         np.testing.assert_array_equal(bias.numpy(), expected)
-        record_torch_error(f"T5 compute_bias with copied weights ({np_dtype.__name__})", relative_error(bias.numpy(), expected))
+        record_torch_error(f"T5 compute_bias with copied weights ({np_dtype.__name__})",
+                           relative_error(bias.numpy(), expected))

@@ -164,7 +164,8 @@ def _basic_index_draw(data):
     shape = data.draw(shapes(min_dims=1, max_side=4))
     # torch has no negative-step slices; everything else of basic indexing is shared.
     index = data.draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True).filter(
-        lambda ix: all(not isinstance(i, slice) or (i.step or 1) > 0 for i in (ix if isinstance(ix, tuple) else (ix,)))))
+        lambda ix: all(not isinstance(i, slice) or (i.step or 1) > 0
+                       for i in (ix if isinstance(ix, tuple) else (ix,)))))
     return [data.draw(values(shape))], {"index": index}
 
 
@@ -208,7 +209,8 @@ SPECS = [
     Spec("div", _pair(away_from=[0.0]), lambda x, k: x[0] / x[1], lambda x, k: x[0] / x[1]),
     Spec("neg", _one(), lambda x, k: -x[0], lambda x, k: -x[0]),
     Spec("pow", _pow_draw, lambda x, k: x[0] ** x[1], lambda x, k: x[0] ** x[1]),
-    Spec("pow_scalar", _one(away_from=[0.0]), lambda x, k: x[0] ** 3 + 2.0 ** x[0], lambda x, k: x[0] ** 3 + 2.0 ** x[0]),
+    Spec("pow_scalar", _one(away_from=[0.0]), lambda x, k: x[0] ** 3 + 2.0 ** x[0],
+         lambda x, k: x[0] ** 3 + 2.0 ** x[0]),
     Spec("matmul", _matmul_draw, lambda x, k: x[0] @ x[1], lambda x, k: x[0] @ x[1]),
     Spec("exp", _one(), lambda x, k: x[0].exp(), lambda x, k: x[0].exp()),
     Spec("log", _one(low=0.1, high=3.0), lambda x, k: x[0].log(), lambda x, k: x[0].log()),
@@ -222,7 +224,8 @@ SPECS = [
     Spec("minimum", _distinct_pair_draw, lambda x, k: nf.minimum(x[0], x[1]), lambda x, k: torch.minimum(x[0], x[1])),
     Spec("where", _where_draw, lambda x, k: nf.where(nf.tensor(k["condition"]), x[0], x[1]),
          lambda x, k: torch.where(torch.from_numpy(k["condition"]), x[0], x[1])),
-    Spec("clamp", _clamp_draw, lambda x, k: x[0].clamp(k["low"], k["high"]), lambda x, k: x[0].clamp(k["low"], k["high"])),
+    Spec("clamp", _clamp_draw, lambda x, k: x[0].clamp(k["low"], k["high"]),
+         lambda x, k: x[0].clamp(k["low"], k["high"])),
     Spec("sum", _reduce_draw(), lambda x, k: x[0].sum(k["dim"], k["keepdim"]),
          lambda x, k: x[0].sum(k["dim"], k["keepdim"])),
     Spec("mean", _reduce_draw(), lambda x, k: x[0].mean(k["dim"], k["keepdim"]),
@@ -249,13 +252,17 @@ SPECS = [
     Spec("unsqueeze", _unsqueeze_draw, lambda x, k: x[0].unsqueeze(k["dim"]), lambda x, k: x[0].unsqueeze(k["dim"])),
     Spec("cat", _cat_draw, lambda x, k: nf.cat(x, k["dim"]), lambda x, k: torch.cat(x, k["dim"])),
     Spec("stack", _stack_draw, lambda x, k: nf.stack(x, k["dim"]), lambda x, k: torch.stack(x, k["dim"])),
-    Spec("split", _split_draw, lambda x, k: nf.cat([p * float(i + 1) for i, p in enumerate(x[0].split(k["size"], k["dim"]))], k["dim"]),
+    Spec("split", _split_draw,
+         lambda x, k: nf.cat([p * float(i + 1) for i, p in enumerate(x[0].split(k["size"], k["dim"]))], k["dim"]),
          lambda x, k: torch.cat([p * float(i + 1) for i, p in enumerate(x[0].split(k["size"], k["dim"]))], k["dim"])),
     Spec("chunk", _chunk_draw, lambda x, k: x[0].chunk(k["chunks"], k["dim"])[-1],
          lambda x, k: x[0].chunk(k["chunks"], k["dim"])[-1]),
-    Spec("getitem_basic", _basic_index_draw, lambda x, k: x[0][k["index"]], lambda x, k: x[0][_torch_index(k["index"])]),
-    Spec("getitem_array", _array_index_draw, lambda x, k: x[0][k["index"]], lambda x, k: x[0][_torch_index(k["index"])]),
-    Spec("getitem_mask", _mask_index_draw, lambda x, k: x[0][k["index"]], lambda x, k: x[0][torch.from_numpy(k["index"])]),
+    Spec("getitem_basic", _basic_index_draw, lambda x, k: x[0][k["index"]],
+         lambda x, k: x[0][_torch_index(k["index"])]),
+    Spec("getitem_array", _array_index_draw, lambda x, k: x[0][k["index"]],
+         lambda x, k: x[0][_torch_index(k["index"])]),
+    Spec("getitem_mask", _mask_index_draw, lambda x, k: x[0][k["index"]],
+         lambda x, k: x[0][torch.from_numpy(k["index"])]),
     Spec("masked_fill", _masked_fill_draw, lambda x, k: x[0].masked_fill(nf.tensor(k["mask"]), k["value"]),
          lambda x, k: x[0].masked_fill(torch.from_numpy(k["mask"]), k["value"])),
     Spec("gather", _gather_draw, lambda x, k: x[0].gather(k["dim"], nf.tensor(k["index"])),

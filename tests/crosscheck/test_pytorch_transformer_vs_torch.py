@@ -23,6 +23,7 @@ from tests.helpers import relative_error
 
 torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[crosscheck]'")
 from tests.crosscheck.test_nn_vs_torch import randomise  # noqa: E402  (needs torch)
+
 tF = torch.nn.functional
 
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True",

@@ -7,9 +7,20 @@ import pytest
 
 import npformer as nf
 from npformer.interop import CheckpointError, UnsupportedModelError
-from npformer.models import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForQuestionAnswering,
-                             BertForSequenceClassification, BertForTokenClassification, BertModel, EncoderDecoder,
-                             EncoderDecoderConfig, GPT, GPTConfig, from_pretrained)
+from npformer.models import (
+    GPT,
+    BertConfig,
+    BertForMaskedLM,
+    BertForPreTraining,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+    EncoderDecoder,
+    EncoderDecoderConfig,
+    GPTConfig,
+    from_pretrained,
+)
 
 F64 = np.float64
 TINY_GPT = dict(vocab_size=37, max_positions=16, d_model=8, n_layers=2, n_heads=2)
@@ -111,7 +122,8 @@ def test_whole_bert_gradcheck(head):
     ids, mask = _ids(rng, (2, 6)), np.array([[1] * 6, [1, 1, 1, 1, 0, 0]])
     labels = {
         BertForMaskedLM: dict(labels=np.where(rng.random((2, 6)) < 0.4, ids, -100)),
-        BertForPreTraining: dict(labels=np.where(rng.random((2, 6)) < 0.4, ids, -100), next_sentence_label=np.array([0, 1])),
+        BertForPreTraining: dict(labels=np.where(rng.random((2, 6)) < 0.4, ids, -100),
+                                 next_sentence_label=np.array([0, 1])),
         BertForSequenceClassification: dict(labels=np.array([2, 0])),
         BertForTokenClassification: dict(labels=np.where(mask == 1, ids % 3, -100)),
         BertForQuestionAnswering: dict(start_positions=np.array([1, 2]), end_positions=np.array([3, 9])),
@@ -142,7 +154,9 @@ def test_gradcheck_parameters_names_a_wrong_parameter():
     ids = np.array([[3, 4, 5]])
     params, names = _named_parameters(model)
     stray = nf.tensor(np.ones(3), requires_grad=True)        # changes the loss, but through detach():
-    fn = lambda: model(ids, labels=ids).loss + (stray.detach() ** 2).sum()    # no gradient reaches it
+
+    def fn():
+        return model(ids, labels=ids).loss + (stray.detach() ** 2).sum()     # no gradient reaches it
     with pytest.raises(nf.GradcheckError, match="the gradient of stray"):
         nf.gradcheck_parameters(fn, params + [stray], names=names + ["stray"])
 
@@ -155,7 +169,8 @@ def test_labels_of_the_original_transformer_are_label_smoothed():
     src, labels = _ids(rng, (2, 5)), _ids(rng, (2, 4))
     out = model(src, labels=labels)
     logits = out.logits.numpy().reshape(-1, 37)
-    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    row_max = logits.max(1, keepdims=True)
+    logp = logits - np.log(np.exp(logits - row_max).sum(1, keepdims=True)) - row_max
     expected = np.mean(-0.9 * logp[np.arange(8), labels.reshape(-1)] - 0.1 * logp.mean(1))
     assert out.loss.item() == pytest.approx(expected, rel=1e-12)
 
@@ -332,7 +347,8 @@ def test_t5_reads_scaled_outputs_from_either_flag(tmp_path):
 
 def test_unsupported_model_type_is_named(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "mamba", "architectures": ["MambaForCausalLM"]}))
-    with pytest.raises(UnsupportedModelError, match=r"model_type 'mamba' is not supported; supported: \['bart', 'bert'"):
+    with pytest.raises(UnsupportedModelError,
+                       match=r"model_type 'mamba' is not supported; supported: \['bart', 'bert'"):
         from_pretrained(tmp_path)
 
 

@@ -213,8 +213,8 @@ def test_module_list_sequential_module_dict_naming_and_behaviour():
     layers = nn.ModuleList([nn.Linear(2, 3), nn.Linear(3, 4)])
     layers.append(nn.Linear(4, 5))
     assert len(layers) == 3 and layers[-1].out_features == 5
-    assert [l.out_features for l in layers] == [3, 4, 5]
-    assert [l.out_features for l in layers[1:]] == [4, 5]
+    assert [layer.out_features for layer in layers] == [3, 4, 5]
+    assert [layer.out_features for layer in layers[1:]] == [4, 5]
     layers.extend([nn.Linear(5, 6)])
 
     class Net(nn.Module):
@@ -551,7 +551,8 @@ def test_xavier_uniform_and_kaiming_uniform_bounds():
     _check_uniform(values, -bound, bound)
     values = init.kaiming_uniform_(_param(shape), a=math.sqrt(5), generator=nf.Generator(2)).numpy()
     _check_uniform(values, -1 / math.sqrt(700), 1 / math.sqrt(700))                    # torch.nn.Linear's
-    values = init.kaiming_uniform_(_param(shape), mode="fan_out", nonlinearity="relu", generator=nf.Generator(3)).numpy()
+    values = init.kaiming_uniform_(_param(shape), mode="fan_out", nonlinearity="relu",
+                                   generator=nf.Generator(3)).numpy()
     bound = math.sqrt(2) * math.sqrt(3 / 300)
     _check_uniform(values, -bound, bound)
     conv = init.xavier_uniform_(_param((20, 10, 3, 3)), generator=nf.Generator(4)).numpy()   # receptive field 9
@@ -574,8 +575,12 @@ def test_trunc_normal_stays_inside_and_matches_truncated_moments(mean, std, a, b
     values = init.trunc_normal_(_param((400, 500)), mean, std, a, b, generator=nf.Generator(0)).numpy()
     assert values.min() >= a and values.max() <= b
     alpha, beta = (a - mean) / std, (b - mean) / std
-    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
-    cdf = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+    def pdf(z):
+        return math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+    def cdf(z):
+        return 0.5 * (1 + math.erf(z / math.sqrt(2)))
     z = cdf(beta) - cdf(alpha)
     shift = (pdf(alpha) - pdf(beta)) / z
     expected_mean = mean + std * shift

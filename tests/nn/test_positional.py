@@ -9,9 +9,16 @@ from hypothesis import strategies as st
 
 import npformer as nf
 from npformer.autograd.engine import grad as autograd_grad
-from npformer.nn.positional import (ALiBi, LearnedPositionalEmbedding, RotaryEmbedding,
-                                    SinusoidalPositionalEmbedding, T5RelativePositionBias, alibi_slopes,
-                                    relative_position_bucket, sinusoidal_table)
+from npformer.nn.positional import (
+    ALiBi,
+    LearnedPositionalEmbedding,
+    RotaryEmbedding,
+    SinusoidalPositionalEmbedding,
+    T5RelativePositionBias,
+    alibi_slopes,
+    relative_position_bucket,
+    sinusoidal_table,
+)
 from npformer.ops.rotary import apply_rotary
 from tests.helpers import relative_error
 from tests.strategies import values
@@ -63,7 +70,8 @@ def test_rotary_gradcheck_with_arbitrary_tables(problem, seed):
     # when a pair's two table entries differ (here nothing is duplicated).
     x, angle, interleaved = problem
     rng = np.random.default_rng(seed)
-    cos, sin = rng.uniform(-1, 1, angle.shape[:-1] + (x.shape[-1],)), rng.uniform(-1, 1, angle.shape[:-1] + (x.shape[-1],))
+    table_shape = angle.shape[:-1] + (x.shape[-1],)
+    cos, sin = rng.uniform(-1, 1, table_shape), rng.uniform(-1, 1, table_shape)
     assert nf.gradcheck(lambda t: apply_rotary(t, cos, sin, interleaved), (_leaf(x),))
 
 
@@ -173,7 +181,8 @@ def test_rope_tables_against_the_formula(interleaved):
     pair = feature // 2 if interleaved else feature % 6
     np.testing.assert_allclose(cos, np.cos(positions[..., None] * theta[pair]), rtol=0, atol=1e-13)
     np.testing.assert_allclose(sin, np.sin(positions[..., None] * theta[pair]), rtol=0, atol=1e-13)
-    cos32, _ = RotaryEmbedding(12, base=500.0, interleaved=interleaved, table_dtype=np.float32).cos_sin(positions, np.float64)
+    float32_tables = RotaryEmbedding(12, base=500.0, interleaved=interleaved, table_dtype=np.float32)
+    cos32, _ = float32_tables.cos_sin(positions, np.float64)
     assert cos32.dtype == np.float64
     # float32 tables, cast afterwards: off by about an ulp of the float32 angle p * theta
     assert 0 < np.abs(cos32 - cos).max() <= positions.max() * 2.0 ** -22

@@ -86,7 +86,7 @@ def test_stacks_hold_independent_deep_copies():
     layer = nn.TransformerEncoderLayer(8, 2, 16, dtype=F64)
     encoder = nn.TransformerEncoder(layer, 3)
     assert len(encoder.layers) == 3 and encoder.norm is None
-    weights = [l.self_attn.in_proj_weight for l in encoder.layers]
+    weights = [encoder_layer.self_attn.in_proj_weight for encoder_layer in encoder.layers]
     assert len({id(w) for w in weights}) == 3 and all(w is not layer.self_attn.in_proj_weight for w in weights)
     for w in weights:                                                       # same values, own memory
         np.testing.assert_array_equal(w._data, layer.self_attn.in_proj_weight._data)

@@ -100,9 +100,13 @@ def test_cross_entropy_equals_its_composition(data, n, classes, reduction, smoot
     target = np.asarray(data.draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, classes - 1))))
     target[data.draw(st.integers(0, n - 1))] = -100 if n > 1 else target[0]
     weight = data.draw(values((classes,), 0.3, 2.0)) if weighted else None
-    fused = lambda t: F.cross_entropy(t, nf.tensor(target), None if weight is None else nf.tensor(weight),
-                                      reduction=reduction, label_smoothing=smoothing)
-    composed = lambda t: composed_cross_entropy(t, target, weight, reduction, smoothing)
+
+    def fused(t):
+        return F.cross_entropy(t, nf.tensor(target), None if weight is None else nf.tensor(weight),
+                               reduction=reduction, label_smoothing=smoothing)
+
+    def composed(t):
+        return composed_cross_entropy(t, target, weight, reduction, smoothing)
     assert_same_gradients(fused, composed, [x])
 
 
@@ -110,9 +114,13 @@ def test_cross_entropy_with_probability_targets_equals_its_composition():
     rng = np.random.default_rng(3)
     x, q = rng.standard_normal((4, 5)), rng.dirichlet(np.ones(5), size=4)
     weight = rng.uniform(0.5, 2, 5)
-    fused = lambda t: F.cross_entropy(t, nf.tensor(q), nf.tensor(weight), label_smoothing=0.2)
     smoothed = q * 0.8 + 0.2 / 5
-    composed = lambda t: -(composed_log_softmax(t, 1) * nf.tensor(smoothed * weight)).sum(1).mean()
+
+    def fused(t):
+        return F.cross_entropy(t, nf.tensor(q), nf.tensor(weight), label_smoothing=0.2)
+
+    def composed(t):
+        return -(composed_log_softmax(t, 1) * nf.tensor(smoothed * weight)).sum(1).mean()
     assert_same_gradients(fused, composed, [x])
 
 
@@ -121,8 +129,12 @@ def test_nll_loss_equals_its_composition():
     x, target, weight = rng.standard_normal((5, 3)), np.array([0, 2, -100, 1, 1]), rng.uniform(0.5, 2, 3)
     safe = np.where(target == -100, 0, target)
     tw = weight[safe] * (target != -100)
-    fused = lambda t: F.nll_loss(t, nf.tensor(target), nf.tensor(weight))
-    composed = lambda t: -(t.gather(1, nf.tensor(safe[:, None])).squeeze(1) * nf.tensor(tw)).sum() / tw.sum()
+
+    def fused(t):
+        return F.nll_loss(t, nf.tensor(target), nf.tensor(weight))
+
+    def composed(t):
+        return -(t.gather(1, nf.tensor(safe[:, None])).squeeze(1) * nf.tensor(tw)).sum() / tw.sum()
     assert_same_gradients(fused, composed, [x])
 
 
@@ -162,7 +174,8 @@ def test_embedding_id_out_of_range_is_named():
 
 @given(data=st.data(), shape=shapes(min_dims=1), out=st.integers(1, 4), bias=st.booleans())
 def test_linear_equals_matmul_plus_bias(data, shape, out, bias):
-    arrays = [data.draw(values(shape)), data.draw(values((out, shape[-1])))] + ([data.draw(values((out,)))] if bias else [])
+    arrays = [data.draw(values(shape)), data.draw(values((out, shape[-1])))]
+    arrays += [data.draw(values((out,)))] if bias else []
     composed = (lambda x, w, b: x @ w.T + b) if bias else (lambda x, w: x @ w.T)
     assert_same_gradients(F.linear, composed, arrays)
 
@@ -172,7 +185,9 @@ def test_dropout_equals_multiplying_by_its_mask():
     x = rng.standard_normal((6, 7))
     out = F.dropout(nf.tensor(x), 0.3, generator=nf.Generator(9)).numpy()
     keep = out != 0
-    composed = lambda t: t * nf.tensor(keep / 0.7)
+
+    def composed(t):
+        return t * nf.tensor(keep / 0.7)
     assert_same_gradients(lambda t: F.dropout(t, 0.3, generator=nf.Generator(9)), composed, [x])
 
 
@@ -192,11 +207,15 @@ def test_attention_equals_its_composition(data, batch, L, S, E, causal, scale):
 def test_grouped_query_attention_equals_repeated_key_value_heads():
     rng = np.random.default_rng(6)
     q, k, v = rng.standard_normal((2, 6, 3, 4)), rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 2, 5, 4))
-    fused = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True, enable_gqa=True)
-    # each kv head serves 3 consecutive query heads (torch's repeat_interleave on dim -3)
-    repeated = lambda a, b, c: F.scaled_dot_product_attention(
-        a, nf.cat([b[:, i:i + 1] for i in (0, 0, 0, 1, 1, 1)], 1), nf.cat([c[:, i:i + 1] for i in (0, 0, 0, 1, 1, 1)], 1),
-        is_causal=True)
+
+    def fused(a, b, c):
+        return F.scaled_dot_product_attention(a, b, c, is_causal=True, enable_gqa=True)
+
+    def repeated(a, b, c):
+        # each kv head serves 3 consecutive query heads (torch's repeat_interleave on dim -3)
+        heads = (0, 0, 0, 1, 1, 1)
+        return F.scaled_dot_product_attention(a, nf.cat([b[:, i:i + 1] for i in heads], 1),
+                                              nf.cat([c[:, i:i + 1] for i in heads], 1), is_causal=True)
     assert_same_gradients(fused, repeated, [q, k, v])
 
 
@@ -239,8 +258,8 @@ def test_layer_norm_ignores_shifts_and_scales_of_its_input(data, shape, scale, s
 @given(scale=st.floats(0.1, 100.0))
 def test_rms_norm_ignores_scales_of_its_input(scale):
     x = np.random.default_rng(7).standard_normal((3, 5))
-    np.testing.assert_allclose(F.rms_norm(nf.tensor(x * scale), 5, eps=0.0).numpy(), F.rms_norm(nf.tensor(x), 5, eps=0.0).numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(F.rms_norm(nf.tensor(x * scale), 5, eps=0.0).numpy(),
+                               F.rms_norm(nf.tensor(x), 5, eps=0.0).numpy(), rtol=1e-12)
 
 
 def test_fully_masked_query_gets_zero_output_and_zero_gradient():
@@ -270,7 +289,8 @@ def test_attention_keeps_float32():
 
 def test_attention_mask_that_does_not_broadcast_is_named():
     q = nf.randn(2, 3, 4)
-    with pytest.raises(ValueError, match=r"attn_mask of shape \(2, 4\) does not broadcast to the attention scores' shape \(2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(2, 4\) does not broadcast to the attention scores' "
+                                         r"shape \(2, 3, 3\)"):
         F.scaled_dot_product_attention(q, q, q, nf.tensor(np.ones((2, 4), dtype=bool)))
 
 
@@ -324,7 +344,8 @@ def test_fused_ops_keep_float32():
 
 
 def test_layer_norm_shape_errors_name_the_shapes():
-    with pytest.raises(ValueError, match=r"normalized_shape \(5,\) must equal the trailing dims of the input shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"normalized_shape \(5,\) must equal the trailing dims of the input "
+                                         r"shape \(2, 4\)"):
         F.layer_norm(nf.randn(2, 4), 5)
     with pytest.raises(ValueError, match=r"weight has shape \(3,\), expected normalized_shape \(4,\)"):
         F.layer_norm(nf.randn(2, 4), 4, nf.ones(3))
@@ -368,7 +389,8 @@ def test_gelu_across_block_boundaries_equals_its_formula(approximate):
     if approximate == "tanh":
         u = np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)
         y = 0.5 * x * (1 + np.tanh(u))
-        slope = 0.5 * (1 + np.tanh(u)) + 0.5 * x * (1 - np.tanh(u) ** 2) * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * x ** 2)
+        slope = (0.5 * (1 + np.tanh(u))
+                 + 0.5 * x * (1 - np.tanh(u) ** 2) * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * x ** 2))
     else:
         cdf = 0.5 * (1 + erf(x / np.sqrt(2)))
         y = x * cdf

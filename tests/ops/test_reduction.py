@@ -98,7 +98,8 @@ def test_max_min_argmax_argmin_over_a_dim(data, shape, keepdim):
         result = ours(nf.tensor(a), dim, keepdim)
         np.testing.assert_array_equal(result.values.numpy(), reference(a, axis=dim, keepdims=keepdim))
         np.testing.assert_array_equal(result.indices.numpy(), arg_reference(a, axis=dim, keepdims=keepdim))
-        np.testing.assert_array_equal(arg(nf.tensor(a), dim, keepdim).numpy(), arg_reference(a, axis=dim, keepdims=keepdim))
+        np.testing.assert_array_equal(arg(nf.tensor(a), dim, keepdim).numpy(),
+                                      arg_reference(a, axis=dim, keepdims=keepdim))
         x = nf.tensor(a, requires_grad=True)
         assert nf.gradcheck(lambda t: ours(t, dim, keepdim).values, (x,))
 

@@ -125,8 +125,8 @@ def test_atan2_and_hypot_match_numpy(data, pair, dtype):
     tolerance = 3e-6 if dtype == np.float32 else 1e-14
     angle = nf.atan2(nf.tensor(a), nf.tensor(b))
     assert angle.dtype == dtype
-    np.testing.assert_allclose(np.cos(angle.numpy().astype(np.float64)) * np.hypot(a, b), np.broadcast_to(b, angle.shape),
-                               rtol=tolerance * 10, atol=tolerance * 10)
+    np.testing.assert_allclose(np.cos(angle.numpy().astype(np.float64)) * np.hypot(a, b),
+                               np.broadcast_to(b, angle.shape), rtol=tolerance * 10, atol=tolerance * 10)
     length = nf.hypot(nf.tensor(a), nf.tensor(b))
     np.testing.assert_allclose(length.numpy(), np.sqrt(a.astype(np.float64) ** 2 + b.astype(np.float64) ** 2),
                                rtol=tolerance, atol=tolerance)
@@ -138,7 +138,8 @@ def test_hypot_does_not_overflow():
 
 
 def test_lerp_is_exact_at_the_ends_and_differentiable_in_all_three():
-    start, end = nf.tensor([0.1, -3.0], requires_grad=True, dtype=np.float64), nf.tensor([0.7, 2.0], requires_grad=True, dtype=np.float64)
+    start = nf.tensor([0.1, -3.0], requires_grad=True, dtype=np.float64)
+    end = nf.tensor([0.7, 2.0], requires_grad=True, dtype=np.float64)
     assert nf.lerp(start, end, 1.0).tolist() == [0.7, 2.0]
     assert nf.lerp(start, end, 0.0).tolist() == [0.1, -3.0]
     weight = nf.tensor([0.25, 0.75], requires_grad=True, dtype=np.float64)

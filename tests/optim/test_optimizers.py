@@ -27,7 +27,8 @@ def make_params(dtype=np.float64, seed=0, shapes=SHAPES):
 def make_grads(params, steps=STEPS, seed=1):
     """grads[t][i]: the gradient of parameter i at step t."""
     rng = np.random.default_rng(seed)
-    return [[np.array(rng.standard_normal(p.numpy().shape), dtype=p.numpy().dtype) for p in params] for _ in range(steps)]
+    return [[np.array(rng.standard_normal(p.numpy().shape), dtype=p.numpy().dtype) for p in params]
+            for _ in range(steps)]
 
 
 def run(optimizer, params, grads, after_step=None):

@@ -1,6 +1,6 @@
 """Tokenizer throughput and BPE training time, npformer against Hugging Face tokenizers.
 
-    python benchmarks/tokenizers.py [--data FILE] [--merges N] [--threads N] [--repeats R]
+    python benchmarks/tokenize_speed.py [--data FILE] [--merges N] [--threads N] [--repeats R]
 
 The text is ``--data`` (UTF-8), or by default Python's documentation topics (``pydoc_data``,
 shipped with CPython) repeated to about 1 MB, so the benchmark runs anywhere. Both libraries
@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,18 +33,15 @@ args = parser.parse_args()
 os.environ["RAYON_NUM_THREADS"] = str(args.threads)
 os.environ["TOKENIZERS_PARALLELISM"] = "true"
 
-# This file is named tokenizers.py: take its own folder off the path, or "import tokenizers"
-# would import this script instead of the library.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
-sys.path.insert(0, os.path.join(HERE, ".."))
-import npformer.tokenizers as nt  # noqa: E402
-
+try:
+    import npformer.tokenizers as nt
+except ImportError:
+    sys.exit("benchmarks/tokenize_speed.py times the installed npformer: pip install -e . in the repository")
 try:
     import tokenizers
     from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 except ImportError:
-    sys.exit("benchmarks/tokenizers.py compares with tokenizers: pip install 'tokenizers>=0.22,<0.24'")
+    sys.exit("benchmarks/tokenize_speed.py compares with tokenizers: pip install 'tokenizers>=0.22,<0.24'")
 
 
 def default_text():
@@ -123,7 +121,6 @@ same_bpe_ids = ids_np == ids_hf
 
 wordpiece_trainer = BertWordPieceTokenizer()
 wordpiece_trainer.train_from_iterator(lines, vocab_size=8000, show_progress=False)
-import tempfile  # noqa: E402
 with tempfile.TemporaryDirectory() as folder:
     wordpiece_trainer.save_model(folder)
     theirs_wp = BertWordPieceTokenizer(os.path.join(folder, "vocab.txt"))
